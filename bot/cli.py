@@ -1,0 +1,213 @@
+"""The ``carebot`` command line.
+
+Every command has ``--help``; bad arguments, bad settings or a missing environment print one line to
+stderr and exit with code 2, never a traceback (CONTRACT.md section 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from bot import __version__
+from bot.faq_catalog import CatalogError
+from bot.settings import Behaviour, ConfigError, Settings, load_behaviour, load_settings
+
+log = logging.getLogger(__name__)
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A problem the user can fix; printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but errors are one line (``carebot: error: ...``) and exit with code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="carebot",
+        description="Customer-care assistant: FAQ answers from Rasa, human handoff, reports.",
+    )
+    parser.add_argument("--version", action="version", version=f"carebot {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    serve = commands.add_parser("serve", help="run the gateway (web chat, webhooks, API)")
+    serve.add_argument("--host", help="listen address (default: CAREBOT_HOST)")
+    serve.add_argument("--port", type=int, help="listen port (default: CAREBOT_PORT)")
+    serve.add_argument(
+        "--with-rasa",
+        action="store_true",
+        help="also train (if needed) and start the Rasa server, and stop it on exit (make run)",
+    )
+
+    shell = commands.add_parser("shell", help="talk to the bot in this terminal")
+    shell.add_argument("--user", default=None, help="who you are to the bot (default: your login)")
+    shell.add_argument("--language", default=None, help="a language hint such as it or en")
+
+    nlu = commands.add_parser("nlu", help="train or serve the Rasa NLU model")
+    nlu_commands = nlu.add_subparsers(dest="nlu_command", metavar="ACTION", parser_class=_Parser)
+    nlu_commands.required = True
+    train = nlu_commands.add_parser("train", help="train the model if its training data changed")
+    train.add_argument("--force", action="store_true", help="train even if a model is up to date")
+    nlu_serve = nlu_commands.add_parser("serve", help="start the Rasa server with its HTTP API")
+    nlu_serve.add_argument(
+        "--port", type=int, default=None, help="port (default: from CAREBOT_RASA_URL)"
+    )
+
+    telegram = commands.add_parser("telegram", help="Telegram set-up")
+    telegram_commands = telegram.add_subparsers(
+        dest="telegram_command", metavar="ACTION", parser_class=_Parser
+    )
+    telegram_commands.required = True
+    telegram_commands.add_parser(
+        "set-webhook",
+        help="register CAREBOT_PUBLIC_URL/webhooks/telegram with Telegram, with the secret token",
+    )
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", parser_class=_Parser)
+    db_commands.required = True
+    db_commands.add_parser("upgrade", help="apply database migrations")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        from bot.logging_setup import configure_logging
+
+        configure_logging(settings.log_level, settings.log_format)
+        handler = _HANDLERS[_command_key(args)]
+        return handler(args, settings)
+    except (UsageError, ConfigError, CatalogError) as exc:
+        print(f"carebot: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        from bot.nlu_commands import NluCommandError
+
+        if isinstance(exc, NluCommandError):
+            print(f"carebot: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        # Never a traceback at a user: one line, and the details in the debug log.
+        log.debug("command failed", exc_info=True)
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"carebot: error: {detail}", file=sys.stderr)
+        return 1
+
+
+def _command_key(args: argparse.Namespace) -> str:
+    sub = getattr(args, f"{args.command}_command", None)
+    return f"{args.command} {sub}" if sub else args.command
+
+
+def _behaviour(settings: Settings) -> Behaviour:
+    return load_behaviour(settings.config)
+
+
+# ------------------------------------------------------------------------------------ commands
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.serve_command import serve
+
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    if overrides:
+        settings = settings.model_copy(update=overrides)
+    return serve(settings, _behaviour(settings), with_rasa=args.with_rasa)
+
+
+def _shell(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.pipeline import running_pipeline
+    from channels.shell import ShellOutput, run_shell
+
+    behaviour = _behaviour(settings)
+    user = args.user or getpass.getuser()
+    interactive = sys.stdin.isatty()
+
+    async def session() -> None:
+        output = ShellOutput()
+        async with running_pipeline(settings, behaviour, {output.channel: output}) as pipeline:
+            if interactive:
+                print("carebot shell: type a message, /exit to leave.", flush=True)
+                if not await pipeline.nlu.ready():
+                    print(f"warning: Rasa does not answer at {settings.rasa_url}", file=sys.stderr)
+            await run_shell(
+                pipeline.inbox, user, pipeline.idle, language=args.language, prompt=interactive
+            )
+
+    asyncio.run(session())
+    return 0
+
+
+def _nlu_train(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.nlu_commands import train
+
+    return train(settings, force=args.force)
+
+
+def _nlu_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.nlu_commands import serve_rasa
+
+    return serve_rasa(settings, port=args.port)
+
+
+def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.storage.database import upgrade_sync
+
+    upgrade_sync(settings.database_url)
+    print("database is up to date")
+    return 0
+
+
+def _telegram_set_webhook(args: argparse.Namespace, settings: Settings) -> int:
+    from channels.telegram.webhook_setup import set_webhook
+
+    if settings.telegram_token is None:
+        raise UsageError("CAREBOT_TELEGRAM_TOKEN is not set")
+    if settings.telegram_webhook_secret is None:
+        raise UsageError("CAREBOT_TELEGRAM_WEBHOOK_SECRET is not set")
+    settings.check_channels()
+    if not settings.public_url.startswith("https://"):
+        print(
+            "warning: Telegram only calls https:// webhooks; CAREBOT_PUBLIC_URL is not https",
+            file=sys.stderr,
+        )
+    url = asyncio.run(
+        set_webhook(
+            settings.telegram_token.get_secret_value(),
+            settings.telegram_api_url,
+            settings.public_url,
+            settings.telegram_webhook_secret.get_secret_value(),
+        )
+    )
+    print(f"webhook set: {url}")
+    return 0
+
+
+_HANDLERS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+    "serve": _serve,
+    "shell": _shell,
+    "nlu train": _nlu_train,
+    "nlu serve": _nlu_serve,
+    "db upgrade": _db_upgrade,
+    "telegram set-webhook": _telegram_set_webhook,
+}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

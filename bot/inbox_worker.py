@@ -1,0 +1,164 @@
+"""The inbox worker: processes stored customer messages, in order per conversation.
+
+Adapters only store messages (:class:`Inbox`) and return at once; this worker does the slow part
+(NLU, deciding, queueing replies). Because the work is driven by what is stored, a restart simply
+resumes it: the startup sweep finds every message that was accepted but not yet processed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+
+from bot import log_context, telemetry
+from bot.conversation_tasks import ConversationTasks
+from bot.engine import ConversationEngine, HandoffReason, Outcome, PendingInbound
+from bot.interfaces import MessageSink
+from bot.messages import Channel, ConversationState, InboundMessage, MessageKind, Reply
+from bot.storage.conversation_store import SqlConversationStore, StaleConversation, utcnow
+
+log = logging.getLogger(__name__)
+
+# An engine error on the same message this many times hands the conversation to a person.
+MAX_ENGINE_FAILURES = 3
+
+
+class InboxWorker:
+    """Drains each conversation's unprocessed messages through the engine."""
+
+    def __init__(
+        self,
+        store: SqlConversationStore,
+        engine: ConversationEngine,
+        channels: Iterable[Channel],
+        *,
+        concurrency: int,
+        sweep_interval: float,
+        on_replies: Callable[[int], None],
+        error_text: Callable[[str], str],
+    ) -> None:
+        self._store = store
+        self._engine = engine
+        self._channels = frozenset(channels)
+        self._limit = asyncio.Semaphore(concurrency)
+        self._sweep_interval = sweep_interval
+        self._on_replies = on_replies
+        self._error_text = error_text
+        self._tasks = ConversationTasks(self._drain, "inbox")
+        self._failures: dict[int, int] = {}
+
+    @property
+    def channels(self) -> frozenset[Channel]:
+        return self._channels
+
+    def wake(self, conversation_id: int) -> None:
+        self._tasks.wake(conversation_id)
+
+    async def sweep(self) -> int:
+        """Wake every conversation with stored, unprocessed messages; returns how many."""
+        ids = await self._store.pending_conversation_ids(self._channels)
+        for conversation_id in ids:
+            self.wake(conversation_id)
+        return len(ids)
+
+    async def run(self) -> None:
+        """Sweep now and then forever (cancel to stop); wake-ups do the rest."""
+        while True:
+            try:
+                await self.sweep()
+                await self._store.close_idle()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("inbox sweep failed; retrying")
+            await asyncio.sleep(self._sweep_interval)
+
+    async def close(self) -> None:
+        await self._tasks.close()
+
+    async def idle(self) -> None:
+        await self._tasks.idle()
+
+    @property
+    def busy(self) -> bool:
+        """True while any conversation is being drained."""
+        return self._tasks.busy > 0
+
+    async def _drain(self, conversation_id: int) -> None:
+        while (pending := await self._store.next_pending(conversation_id)) is not None:
+            with log_context.conversation(conversation_id, pending.conversation.channel.value):
+                async with self._limit:
+                    outcome = await self._handle(pending)
+                if outcome is None:
+                    return  # left stored; the sweep retries it
+                try:
+                    # Once decided, the outcome is committed even if we are being stopped.
+                    reply_ids = await self._tasks.finish(self._store.complete(pending, outcome))
+                except StaleConversation:
+                    log.info(
+                        "conversation changed while message %s was handled; again",
+                        pending.message_id,
+                    )
+                    continue
+                self._failures.pop(pending.message_id, None)
+                channel = pending.conversation.channel.value
+                telemetry.MESSAGES_PROCESSED.labels(channel, outcome.decision).inc()
+                telemetry.PROCESSING_SECONDS.labels(channel).observe(
+                    (utcnow() - pending.created_at).total_seconds()
+                )
+                if outcome.handoff_reason:
+                    telemetry.HANDOFFS.labels(outcome.handoff_reason).inc()
+                log_context.intent.set(outcome.nlu.intent if outcome.nlu else None)
+                log.info(
+                    "message %s handled: %s, %d repl%s",
+                    pending.message_id,
+                    outcome.decision,
+                    len(reply_ids),
+                    "y" if len(reply_ids) == 1 else "ies",
+                )
+            if reply_ids:
+                self._on_replies(conversation_id)
+
+    async def _handle(self, pending: PendingInbound) -> Outcome | None:
+        try:
+            return await self._engine.handle(pending)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            failures = self._failures.get(pending.message_id, 0) + 1
+            self._failures[pending.message_id] = failures
+            log.exception("engine failed on message %s (%d time(s))", pending.message_id, failures)
+            if failures < MAX_ENGINE_FAILURES:
+                return None
+            # Never lose the message and never block the conversation behind it: a person takes it.
+            language = self._engine.choose_language(pending)
+            return Outcome(
+                language=language,
+                replies=(Reply(self._error_text(language), kind=MessageKind.NOTICE),),
+                state=ConversationState.WAITING,
+                fallback_streak=0,
+                awaiting=None,
+                handoff_reason=HandoffReason.ENGINE_ERROR,
+                handoff_detail="the engine failed on this message",
+                decision="handoff",
+            )
+
+
+class Inbox(MessageSink):
+    """What adapters call: store the message durably, then wake the worker."""
+
+    def __init__(self, store: SqlConversationStore, worker: InboxWorker) -> None:
+        self._store = store
+        self._worker = worker
+
+    async def accept(self, message: InboundMessage) -> bool:
+        accepted = await self._store.accept(message)
+        if accepted is None:
+            telemetry.MESSAGES_DUPLICATE.labels(message.channel.value).inc()
+            log.info("duplicate %s message %s dropped", message.channel.value, message.message_id)
+            return False
+        telemetry.MESSAGES_RECEIVED.labels(message.channel.value).inc()
+        if message.channel in self._worker.channels:
+            self._worker.wake(accepted.conversation_id)
+        return True

@@ -1,0 +1,190 @@
+"""The outbox sender: delivers stored replies through the channels, with retries.
+
+A reply is stored (queued) in the same transaction that processed the customer's message, so it
+cannot be lost; this sender hands it to the platform and records the result. Per conversation only
+the oldest queued reply is in flight, so replies arrive in the order they were written; a reply
+waiting for a retry holds back the ones after it.
+
+Crash semantics: a reply is marked sent right after the platform accepts it. A crash in the
+milliseconds between the two resends it at the next start: we prefer a rare duplicate to a lost
+answer, as no platform here offers an idempotency key for sends. A graceful stop does not cut a send
+in half: it lets the sends in flight end and be recorded (see :meth:`ConversationTasks.finish`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping
+from datetime import timedelta
+
+from bot import log_context, telemetry
+from bot.conversation_tasks import ConversationTasks
+from bot.interfaces import DeliveryError, OutputChannel
+from bot.messages import Channel, MessageKind
+from bot.settings import SenderBehaviour
+from bot.storage.conversation_store import QueuedOutbound, SqlConversationStore, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class OutboxSender:
+    """Sends each conversation's queued replies in order through its :class:`OutputChannel`."""
+
+    def __init__(
+        self,
+        store: SqlConversationStore,
+        outputs: Mapping[Channel, OutputChannel],
+        behaviour: SenderBehaviour,
+        *,
+        sweep_interval: float,
+    ) -> None:
+        self._store = store
+        self._outputs = dict(outputs)
+        self._behaviour = behaviour
+        self._limit = asyncio.Semaphore(behaviour.concurrency)
+        self._sweep_interval = sweep_interval
+        self._tasks = ConversationTasks(self._drain, "outbox")
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+
+    def wake(self, conversation_id: int) -> None:
+        self._tasks.wake(conversation_id)
+
+    async def sweep(self) -> int:
+        ids = await self._store.queued_conversation_ids(self._outputs)
+        for conversation_id in ids:
+            self.wake(conversation_id)
+        return len(ids)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("outbox sweep failed; retrying")
+            await asyncio.sleep(self._sweep_interval)
+
+    async def close(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        await self._tasks.close()
+
+    async def idle(self) -> None:
+        await self._tasks.idle()
+
+    @property
+    def busy(self) -> bool:
+        """True while any conversation is being drained."""
+        return self._tasks.busy > 0
+
+    def backoff(self, attempts: int) -> float:
+        """Exponential backoff with full jitter on the upper half, capped."""
+        base = self._behaviour.backoff_base.total_seconds()
+        cap = self._behaviour.backoff_max.total_seconds()
+        delay = min(cap, base * 2.0 ** max(0, attempts - 1))
+        return delay / 2 + random.uniform(0, delay / 2)
+
+    async def _drain(self, conversation_id: int) -> None:
+        while (queued := await self._store.next_outbound(conversation_id)) is not None:
+            message = queued.message
+            with log_context.conversation(conversation_id, message.channel.value):
+                if queued.next_attempt_at is not None:
+                    wait = (queued.next_attempt_at - utcnow()).total_seconds()
+                    if wait > 0:
+                        self._wake_later(conversation_id, wait)
+                        return
+                async with self._limit:
+                    if not await self._tasks.finish(self._send(queued)):
+                        return
+
+    def _wake_later(self, conversation_id: int, delay: float) -> None:
+        previous = self._timers.pop(conversation_id, None)
+        if previous is not None:
+            previous.cancel()
+
+        def fire() -> None:
+            self._timers.pop(conversation_id, None)
+            self.wake(conversation_id)
+
+        self._timers[conversation_id] = asyncio.get_running_loop().call_later(delay, fire)
+
+    async def _send(self, queued: QueuedOutbound) -> bool:
+        """Try to send the head of the queue; False when it stays queued for another process."""
+        message = queued.message
+        output = self._outputs.get(message.channel)
+        if output is None:  # not hosted here any more; leave it for a process that hosts it
+            log.warning(
+                "no output for channel %s; reply %s left queued", message.channel, message.id
+            )
+            return False
+        if queued.customer_unreachable:
+            await self._store.mark_failed(
+                message.id,
+                code="unreachable",
+                detail="the customer cannot be reached on this channel",
+            )
+            return True
+        if self._outside_window(queued, output):
+            log.warning("reply %s held: outside the channel's reply window", message.id)
+            await self._store.mark_held(
+                message.id,
+                code="outside_window",
+                detail="the customer's last message is older than the channel's reply window",
+            )
+            return True
+        try:
+            delivery = await output.send_reply(message)
+        except DeliveryError as exc:
+            await self._record_failure(queued, exc)
+            return True
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # an adapter bug must not lose the reply: retry like a 5xx
+            log.exception("sending reply %s raised unexpectedly", message.id)
+            await self._record_failure(queued, DeliveryError(str(exc) or type(exc).__name__))
+            return True
+        await self._store.mark_sent(message.id, delivery)
+        telemetry.REPLIES_SENT.labels(message.channel.value).inc()
+        log.info("reply %s sent", message.id)
+        return True
+
+    @staticmethod
+    def _outside_window(queued: QueuedOutbound, output: OutputChannel) -> bool:
+        window = output.reply_window
+        if window is None or queued.message.reply.kind == MessageKind.BROADCAST:
+            return False
+        last = queued.last_inbound_at
+        return last is None or utcnow() - last > window
+
+    async def _record_failure(self, queued: QueuedOutbound, error: DeliveryError) -> None:
+        message = queued.message
+        attempts = queued.attempts + 1
+        final = error.permanent or attempts >= self._behaviour.max_attempts
+        telemetry.DELIVERY_FAILURES.labels(message.channel.value, str(final).lower()).inc()
+        if final:
+            log.warning("reply %s failed for good (%s): %s", message.id, error.code, error)
+            await self._store.mark_failed(
+                message.id,
+                code=error.code,
+                detail=str(error),
+                customer_unreachable=queued.customer_id if error.unreachable else None,
+            )
+            return
+        delay = max(error.retry_after or 0.0, self.backoff(attempts))
+        log.info(
+            "reply %s: attempt %d failed (%s), retry in %.1fs",
+            message.id,
+            attempts,
+            error.code,
+            delay,
+        )
+        await self._store.mark_retry(
+            message.id,
+            next_attempt_at=utcnow() + timedelta(seconds=delay),
+            code=error.code,
+            detail=str(error),
+        )

@@ -1,0 +1,141 @@
+"""Builds the message pipeline: store → inbox worker → engine → NLU → outbox sender → channels.
+
+This is the one place (with :mod:`bot.app`, the web composition root) where the core is wired to its
+adapters. The gateway and ``carebot shell`` both use it, so the shell really exercises the same path
+as
+a webhook: stored inbound message, engine, NLU, stored reply, sender.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+
+from bot.engine import ConversationEngine
+from bot.faq_catalog import FaqCatalog
+from bot.inbox_worker import Inbox, InboxWorker
+from bot.interfaces import NluClient, OutputChannel
+from bot.messages import Channel
+from bot.outbox_sender import OutboxSender
+from bot.settings import Behaviour, Settings
+from bot.storage.conversation_store import SqlConversationStore
+from bot.storage.database import Database, upgrade
+from bot.storage.delivery_receipts import SqlDeliveryReceipts
+from nlu.language import detector_from_project
+from nlu.rasa_client import RasaNluClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Pipeline:
+    """The running pieces, for the web app's handlers and for tests."""
+
+    settings: Settings
+    behaviour: Behaviour
+    database: Database
+    store: SqlConversationStore
+    receipts: SqlDeliveryReceipts
+    nlu: NluClient
+    engine: ConversationEngine
+    inbox: Inbox
+    worker: InboxWorker
+    sender: OutboxSender
+
+    async def idle(self) -> None:
+        """Wait until nothing is being processed or sent (tests, shell)."""
+        while True:
+            await self.worker.idle()
+            await self.sender.idle()
+            if not (self.worker.busy or self.sender.busy):
+                return
+
+
+def load_faqs(settings: Settings, behaviour: Behaviour) -> FaqCatalog:
+    return FaqCatalog.load(
+        settings.nlu_project / "answers" / "faq.yml",
+        behaviour.languages,
+        behaviour.default_language,
+    )
+
+
+@asynccontextmanager
+async def running_pipeline(
+    settings: Settings,
+    behaviour: Behaviour,
+    outputs: Mapping[Channel, OutputChannel],
+    *,
+    nlu: NluClient | None = None,
+    migrate: bool = True,
+) -> AsyncIterator[Pipeline]:
+    """Open the database, start the worker and the sender for ``outputs``' channels; stop on exit.
+
+    Only the channels in ``outputs`` are processed and sent by this process, so ``carebot shell``
+    can
+    share a database with a running gateway without either taking the other's messages.
+    """
+    if migrate:
+        await upgrade(settings.database_url)
+    database = Database.connect(settings.database_url)
+    store = SqlConversationStore(database, inactivity_close=behaviour.conversation.inactivity_close)
+    owned_nlu = nlu is None
+    nlu_client: NluClient = nlu or RasaNluClient(
+        settings.rasa_url,
+        timeout=behaviour.nlu.timeout.total_seconds(),
+        retries=behaviour.nlu.retries,
+    )
+    detector = await asyncio.to_thread(
+        detector_from_project,
+        settings.nlu_project / "data",
+        behaviour.languages,
+        {
+            lang: [t[lang] for t in behaviour.texts.values() if lang in t]
+            for lang in behaviour.languages
+        },
+    )
+    engine = ConversationEngine(behaviour, load_faqs(settings, behaviour), nlu_client, detector)
+    sweep = behaviour.worker.sweep_interval.total_seconds()
+    sender = OutboxSender(store, outputs, behaviour.sender, sweep_interval=sweep)
+    worker = InboxWorker(
+        store,
+        engine,
+        outputs.keys(),
+        concurrency=behaviour.worker.concurrency,
+        sweep_interval=sweep,
+        on_replies=sender.wake,
+        error_text=lambda language: behaviour.text("nlu_unavailable", language),
+    )
+    pipeline = Pipeline(
+        settings=settings,
+        behaviour=behaviour,
+        database=database,
+        store=store,
+        receipts=SqlDeliveryReceipts(database),
+        nlu=nlu_client,
+        engine=engine,
+        inbox=Inbox(store, worker),
+        worker=worker,
+        sender=sender,
+    )
+    background = [
+        asyncio.create_task(worker.run(), name="inbox-sweep"),
+        asyncio.create_task(sender.run(), name="outbox-sweep"),
+    ]
+    try:
+        yield pipeline
+    finally:
+        for task in background:
+            task.cancel()
+        for task in background:
+            with suppress(asyncio.CancelledError):
+                await task
+        await worker.close()
+        await sender.close()
+        if owned_nlu:
+            close = getattr(nlu_client, "close", None)
+            if close is not None:
+                await close()
+        await database.dispose()

@@ -1,0 +1,58 @@
+"""``carebot serve``: run the gateway, optionally with its Rasa server (``make run``).
+
+With ``--with-rasa`` the Rasa server is a child process started before the gateway and stopped after
+it, so one Ctrl-C stops both cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.nlu_commands import rasa_port, train_model
+from bot.settings import Behaviour, Settings
+from bot.web.app import create_app
+from nlu.rasa_server import RasaServer
+
+log = logging.getLogger(__name__)
+
+
+def serve(settings: Settings, behaviour: Behaviour, *, with_rasa: bool) -> int:
+    model = train_model(settings) if with_rasa else None
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(settings, behaviour, model))
+    return 0
+
+
+async def _serve(settings: Settings, behaviour: Behaviour, model: Path | None) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with AsyncExitStack() as stack:
+        if model is not None:
+            print(
+                f"starting Rasa on port {rasa_port(settings)} (takes about 30 s)…", file=sys.stderr
+            )
+            await stack.enter_async_context(
+                RasaServer(model, settings.rasa_venv, port=rasa_port(settings))
+            )
+        runner = web.AppRunner(create_app(settings, behaviour), access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, settings.host, settings.port)
+        await site.start()
+        print(
+            f"carebot is running: web chat http://{settings.host}:{settings.port}/chat "
+            "(Ctrl-C to stop)",
+            file=sys.stderr,
+        )
+        await stop.wait()
+        print("stopping…", file=sys.stderr)

@@ -1,0 +1,637 @@
+"""The SQL conversation store: inbox, outbox and conversation state, on SQLite or PostgreSQL.
+
+Every method is one transaction, so a crash leaves either all of a step or none of it:
+
+* :meth:`SqlConversationStore.accept` stores an inbound message (dropping redeliveries by the
+  platform's message id) together with its customer and open conversation;
+* :meth:`SqlConversationStore.complete` marks a message processed *and* queues the replies *and*
+  updates the conversation, so a message is never half-handled and a reply is never lost; it refuses
+  an outcome decided on a conversation state that has changed since (:class:`StaleConversation`);
+* the ``mark_*`` methods record what happened to an outbound message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Exists, exists, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.engine import ConversationSnapshot, CustomerSnapshot, Outcome, PendingInbound
+from bot.messages import (
+    Attachment,
+    Author,
+    Channel,
+    Choice,
+    ConversationState,
+    Delivery,
+    DeliveryStatus,
+    InboundMessage,
+    MessageKind,
+    OutboundMessage,
+    Reply,
+    TranscriptEntry,
+)
+from bot.storage.database import Database
+from bot.storage.models import Conversation, Customer, Handoff, Message, MessageReceipt
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """Where an accepted inbound message was stored."""
+
+    message_id: int
+    conversation_id: int
+    customer_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedOutbound:
+    """The head of a conversation's outbox with what the sender needs to decide."""
+
+    message: OutboundMessage
+    attempts: int
+    next_attempt_at: datetime | None
+    customer_id: int
+    customer_unreachable: bool
+    last_inbound_at: datetime | None = None
+
+
+class StaleConversation(Exception):
+    """The conversation changed while the engine decided (an agent claimed it, ...): decide again.
+
+    Nothing of the outcome was applied; the message is still pending with the new state.
+    """
+
+
+class _Duplicate(Exception):
+    pass
+
+
+class SqlConversationStore:
+    """Inbox, outbox and conversation state over SQLAlchemy async (see the module docstring)."""
+
+    def __init__(
+        self, database: Database, *, inactivity_close: timedelta = timedelta(hours=2)
+    ) -> None:
+        self._db = database
+        self._inactivity_close = inactivity_close
+        self._insert = (
+            sqlite.insert if database.writer.dialect.name == "sqlite" else postgresql.insert
+        )
+
+    # ------------------------------------------------------------------------------ inbox
+
+    async def accept(self, message: InboundMessage) -> Accepted | None:
+        """Store an inbound message; None when the platform redelivered one we already have."""
+        if await self._is_duplicate(message):
+            return None
+        try:
+            async with self._db.write() as session:
+                return await self._accept(session, message)
+        except _Duplicate:
+            return None
+
+    async def _is_duplicate(self, message: InboundMessage) -> bool:
+        async with self._db.read() as session:
+            found = await session.scalar(
+                select(
+                    exists().where(
+                        Message.channel == message.channel.value,
+                        Message.direction == "in",
+                        Message.platform_message_id == message.message_id,
+                    )
+                )
+            )
+        return bool(found)
+
+    async def _accept(self, session: AsyncSession, message: InboundMessage) -> Accepted:
+        now = utcnow()
+        customer_id = await self._upsert_customer(session, message, now)
+        conversation_id = await self._open_conversation(session, customer_id, message.channel, now)
+        payload: dict[str, Any] = {}
+        if message.payload:
+            payload["button"] = message.payload
+        if message.attachments:
+            payload["attachments"] = [_attachment_json(a) for a in message.attachments]
+        if message.received_at:
+            payload["platform_time"] = message.received_at.isoformat()
+        inserted = await session.execute(
+            self._insert(Message)
+            .values(
+                conversation_id=conversation_id,
+                customer_id=customer_id,
+                channel=message.channel.value,
+                direction="in",
+                author=Author.CUSTOMER.value,
+                kind=MessageKind.TEXT.value,
+                text=message.text,
+                payload=payload or None,
+                platform_message_id=message.message_id,
+                created_at=now,
+                attempts=0,
+            )
+            .on_conflict_do_nothing(
+                index_elements=["channel", "platform_message_id"],
+                # A literal, not a bound parameter: PostgreSQL cannot match a partial index to a
+                # predicate with a parameter once it plans the prepared statement generically.
+                index_where=text("direction = 'in'"),
+            )
+            .returning(Message.id)
+        )
+        message_id = inserted.scalar_one_or_none()
+        if message_id is None:
+            raise _Duplicate  # a concurrent delivery of the same message won; roll everything back
+        return Accepted(message_id, conversation_id, customer_id)
+
+    async def _upsert_customer(
+        self, session: AsyncSession, message: InboundMessage, now: datetime
+    ) -> int:
+        insert = self._insert(Customer).values(
+            channel=message.channel.value,
+            platform_id=message.sender_id,
+            display_name=message.sender_name,
+            language_hint=message.language_hint,
+            last_inbound_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        excluded = insert.excluded
+        statement = insert.on_conflict_do_update(
+            index_elements=["channel", "platform_id"],
+            set_={
+                "display_name": func.coalesce(excluded.display_name, Customer.display_name),
+                "language_hint": func.coalesce(excluded.language_hint, Customer.language_hint),
+                "last_inbound_at": excluded.last_inbound_at,
+                "updated_at": excluded.updated_at,
+            },
+        ).returning(Customer.id)
+        return int((await session.execute(statement)).scalar_one())
+
+    async def _open_conversation(
+        self, session: AsyncSession, customer_id: int, channel: Channel, now: datetime
+    ) -> int:
+        row = (
+            await session.execute(
+                select(Conversation.id, Conversation.state, Conversation.updated_at).where(
+                    Conversation.customer_id == customer_id, Conversation.closed_at.is_(None)
+                )
+            )
+        ).first()
+        if row is not None:
+            idle = (
+                row.state == ConversationState.BOT.value
+                and now - row.updated_at > self._inactivity_close
+                # Messages still waiting for the worker belong to this conversation: a new message
+                # must queue behind them, not overtake them in a conversation of its own.
+                and not await session.scalar(
+                    select(_unprocessed(Message.conversation_id == row.id))
+                )
+            )
+            if not idle:
+                await session.execute(
+                    update(Conversation).where(Conversation.id == row.id).values(updated_at=now)
+                )
+                return int(row.id)
+            await self._close(session, [row.id], now, "inactive")
+        inserted = await session.execute(
+            self._insert(Conversation)
+            .values(
+                customer_id=customer_id,
+                channel=channel.value,
+                state=ConversationState.BOT.value,
+                fallback_streak=0,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(
+                index_elements=["customer_id"], index_where=Conversation.closed_at.is_(None)
+            )
+            .returning(Conversation.id)
+        )
+        conversation_id = inserted.scalar_one_or_none()
+        if conversation_id is None:  # opened concurrently by another transaction
+            conversation_id = await session.scalar(
+                select(Conversation.id).where(
+                    Conversation.customer_id == customer_id, Conversation.closed_at.is_(None)
+                )
+            )
+        assert conversation_id is not None
+        return int(conversation_id)
+
+    async def pending_conversation_ids(self, channels: Iterable[Channel]) -> list[int]:
+        """Conversations on ``channels`` with inbound messages not yet processed."""
+        async with self._db.read() as session:
+            rows = await session.scalars(
+                select(Message.conversation_id)
+                .where(
+                    Message.direction == "in",
+                    Message.processed_at.is_(None),
+                    Message.channel.in_([c.value for c in channels]),
+                )
+                .group_by(Message.conversation_id)
+                .order_by(func.min(Message.id))
+            )
+            return list(rows)
+
+    async def next_pending(self, conversation_id: int) -> PendingInbound | None:
+        """The oldest unprocessed customer message of a conversation, with its context."""
+        async with self._db.read() as session:
+            row = (
+                await session.execute(
+                    select(Message, Conversation, Customer)
+                    .join(Conversation, Conversation.id == Message.conversation_id)
+                    .join(Customer, Customer.id == Message.customer_id)
+                    .where(
+                        Message.conversation_id == conversation_id,
+                        Message.direction == "in",
+                        Message.processed_at.is_(None),
+                    )
+                    .order_by(Message.id)
+                    .limit(1)
+                )
+            ).first()
+        if row is None:
+            return None
+        message, conversation, customer = row
+        payload = message.payload or {}
+        return PendingInbound(
+            message_id=message.id,
+            conversation=ConversationSnapshot(
+                id=conversation.id,
+                channel=Channel(conversation.channel),
+                state=ConversationState(conversation.state),
+                language=conversation.language,
+                fallback_streak=conversation.fallback_streak,
+                awaiting=conversation.awaiting,
+            ),
+            customer=CustomerSnapshot(
+                id=customer.id,
+                platform_id=customer.platform_id,
+                display_name=customer.display_name,
+                language=customer.language,
+                language_hint=customer.language_hint,
+            ),
+            text=message.text,
+            created_at=message.created_at,
+            payload=payload.get("button"),
+            attachments=tuple(Attachment(**a) for a in payload.get("attachments", ())),
+        )
+
+    async def complete(self, pending: PendingInbound, outcome: Outcome) -> list[int]:
+        """Apply ``outcome`` atomically; returns the ids of the queued replies ([] if already done).
+
+        Raises:
+            StaleConversation: the conversation is no longer as ``pending`` saw it; nothing changed.
+        """
+        now = utcnow()
+        nlu = outcome.nlu
+        seen = pending.conversation
+        async with self._db.write() as session:
+            marked = await session.execute(
+                update(Message)
+                .where(Message.id == pending.message_id, Message.processed_at.is_(None))
+                .values(
+                    processed_at=now,
+                    language=outcome.language,
+                    intent=nlu.intent if nlu else None,
+                    intent_confidence=nlu.confidence if nlu else None,
+                    faq_key=nlu.faq_key if nlu else None,
+                    faq_confidence=nlu.faq_confidence if nlu else None,
+                )
+            )
+            if marked.rowcount == 0:  # type: ignore[attr-defined]
+                return []  # another worker finished it first
+            # Rows are locked customer first, conversation second, as accept() does; the other
+            # order deadlocks on PostgreSQL against a message from the same customer arriving now.
+            if pending.customer.language != outcome.language:
+                await session.execute(
+                    update(Customer)
+                    .where(Customer.id == pending.customer.id)
+                    .values(language=outcome.language, updated_at=now)
+                )
+            # Only onto the state the engine decided on: an agent who claimed the conversation
+            # meanwhile must not be overwritten by a bot answer decided for a bot conversation.
+            changed = await session.execute(
+                update(Conversation)
+                .where(
+                    Conversation.id == seen.id,
+                    Conversation.state == seen.state.value,
+                    Conversation.fallback_streak == seen.fallback_streak,
+                    Conversation.awaiting.is_(None)
+                    if seen.awaiting is None
+                    else Conversation.awaiting == seen.awaiting,
+                )
+                .values(
+                    state=outcome.state.value,
+                    language=outcome.language,
+                    fallback_streak=outcome.fallback_streak,
+                    awaiting=outcome.awaiting,
+                    updated_at=now,
+                )
+            )
+            if changed.rowcount == 0:  # type: ignore[attr-defined]
+                raise StaleConversation(f"conversation {seen.id} changed")  # rolls back the marking
+            ids = await self._queue_replies(session, pending, outcome, now)
+            if outcome.handoff_reason:
+                session.add(
+                    Handoff(
+                        conversation_id=pending.conversation.id,
+                        reason=outcome.handoff_reason,
+                        detail=outcome.handoff_detail,
+                        requested_at=now,
+                    )
+                )
+        return ids
+
+    async def _queue_replies(
+        self, session: AsyncSession, pending: PendingInbound, outcome: Outcome, now: datetime
+    ) -> list[int]:
+        ids: list[int] = []
+        for reply in outcome.replies:
+            row = Message(
+                conversation_id=pending.conversation.id,
+                customer_id=pending.customer.id,
+                channel=pending.conversation.channel.value,
+                direction="out",
+                author=Author.BOT.value,
+                kind=reply.kind.value,
+                text=reply.text,
+                payload=_reply_payload(reply),
+                created_at=now,
+                language=outcome.language,
+                reply_to_id=pending.message_id,
+                status=DeliveryStatus.QUEUED.value,
+                attempts=0,
+            )
+            session.add(row)
+            await session.flush()
+            ids.append(row.id)
+        return ids
+
+    # ------------------------------------------------------------------------------ outbox
+
+    async def queued_conversation_ids(self, channels: Iterable[Channel]) -> list[int]:
+        """Conversations on ``channels`` with replies waiting to be sent."""
+        async with self._db.read() as session:
+            rows = await session.scalars(
+                select(Message.conversation_id)
+                .where(
+                    Message.direction == "out",
+                    Message.status == DeliveryStatus.QUEUED.value,
+                    Message.channel.in_([c.value for c in channels]),
+                )
+                .group_by(Message.conversation_id)
+                .order_by(func.min(Message.id))
+            )
+            return list(rows)
+
+    async def next_outbound(self, conversation_id: int) -> QueuedOutbound | None:
+        """A conversation's oldest queued reply: replies leave in the order they were written."""
+        async with self._db.read() as session:
+            row = (
+                await session.execute(
+                    select(
+                        Message,
+                        Customer.platform_id,
+                        Customer.unreachable_at,
+                        Customer.last_inbound_at,
+                    )
+                    .join(Customer, Customer.id == Message.customer_id)
+                    .where(
+                        Message.conversation_id == conversation_id,
+                        Message.direction == "out",
+                        Message.status == DeliveryStatus.QUEUED.value,
+                    )
+                    .order_by(Message.id)
+                    .limit(1)
+                )
+            ).first()
+        return None if row is None else _queued(row)
+
+    async def mark_sent(self, message_id: int, delivery: Delivery) -> None:
+        now = utcnow()
+        platform_id = ",".join(delivery.platform_message_ids)[:128] or None
+        async with self._db.write() as session:
+            result = await session.execute(
+                update(Message)
+                .where(Message.id == message_id)
+                .values(
+                    status=DeliveryStatus.SENT.value,
+                    sent_at=now,
+                    attempts=Message.attempts + 1,
+                    next_attempt_at=None,
+                    platform_message_id=platform_id,
+                )
+                .returning(Message.channel)
+            )
+            channel = result.scalar_one()
+            receipts = [
+                {
+                    "channel": channel,
+                    "platform_message_id": part_id,
+                    "message_id": message_id,
+                    "status": DeliveryStatus.SENT.value,
+                    "updated_at": now,
+                }
+                for part_id in dict.fromkeys(delivery.platform_message_ids)
+            ]
+            if receipts:
+                # Ids a platform reuses (Telegram numbers messages per chat) must not fail the send.
+                await session.execute(
+                    self._insert(MessageReceipt).values(receipts).on_conflict_do_nothing()
+                )
+
+    async def mark_retry(
+        self, message_id: int, *, next_attempt_at: datetime, code: str | None, detail: str
+    ) -> None:
+        async with self._db.write() as session:
+            await session.execute(
+                update(Message)
+                .where(Message.id == message_id)
+                .values(
+                    attempts=Message.attempts + 1,
+                    next_attempt_at=next_attempt_at,
+                    error_code=code,
+                    error_detail=detail[:2000],
+                )
+            )
+
+    async def mark_held(self, message_id: int, *, code: str, detail: str) -> None:
+        """Keep a reply the platform would refuse now (outside its reply window) for a person."""
+        async with self._db.write() as session:
+            await session.execute(
+                update(Message)
+                .where(Message.id == message_id)
+                .values(
+                    status=DeliveryStatus.HELD.value,
+                    next_attempt_at=None,
+                    error_code=code,
+                    error_detail=detail[:2000],
+                )
+            )
+
+    async def mark_failed(
+        self,
+        message_id: int,
+        *,
+        code: str | None,
+        detail: str,
+        customer_unreachable: int | None = None,
+    ) -> None:
+        """Give up on a message; with ``customer_unreachable``, also mark that customer unreachable.
+
+        Args:
+            customer_unreachable: the id of the customer the platform says blocked us, if any.
+        """
+        now = utcnow()
+        async with self._db.write() as session:
+            await session.execute(
+                update(Message)
+                .where(Message.id == message_id)
+                .values(
+                    status=DeliveryStatus.FAILED.value,
+                    attempts=Message.attempts + 1,
+                    next_attempt_at=None,
+                    error_code=code,
+                    error_detail=detail[:2000],
+                )
+            )
+            if customer_unreachable is not None:
+                await session.execute(
+                    update(Customer)
+                    .where(Customer.id == customer_unreachable, Customer.unreachable_at.is_(None))
+                    .values(unreachable_at=now, updated_at=now)
+                )
+
+    # ------------------------------------------------------------------------------ housekeeping
+
+    async def close_idle(self) -> int:
+        """Close bot-handled conversations idle longer than the inactivity limit."""
+        now = utcnow()
+        async with self._db.write() as session:
+            ids = list(
+                await session.scalars(
+                    select(Conversation.id).where(
+                        Conversation.closed_at.is_(None),
+                        Conversation.state == ConversationState.BOT.value,
+                        Conversation.updated_at < now - self._inactivity_close,
+                        ~_unprocessed(Message.conversation_id == Conversation.id),
+                    )
+                )
+            )
+            await self._close(session, ids, now, "inactive")
+        return len(ids)
+
+    async def _close(
+        self, session: AsyncSession, ids: Sequence[int], now: datetime, reason: str
+    ) -> None:
+        if ids:
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.id.in_(ids))
+                .values(
+                    state=ConversationState.CLOSED.value,
+                    closed_at=now,
+                    close_reason=reason,
+                    updated_at=now,
+                )
+            )
+
+    async def history(
+        self, channel: Channel, platform_id: str, *, after_id: int = 0, limit: int = 200
+    ) -> list[TranscriptEntry]:
+        """A customer's messages (all conversations, oldest first) after ``after_id``; no notes."""
+        async with self._db.read() as session:
+            rows = await session.scalars(
+                select(Message)
+                .join(Customer, Customer.id == Message.customer_id)
+                .where(
+                    Customer.channel == channel.value,
+                    Customer.platform_id == platform_id,
+                    Message.id > after_id,
+                    Message.kind != MessageKind.NOTE.value,
+                )
+                .order_by(Message.id)
+                .limit(limit)
+            )
+            return [
+                TranscriptEntry(
+                    id=m.id,
+                    direction=m.direction,
+                    author=m.author,
+                    kind=m.kind,
+                    text=m.text,
+                    choices=_choices_of(m.payload),
+                    created_at=m.created_at,
+                    status=m.status,
+                )
+                for m in rows
+            ]
+
+
+def _unprocessed(*where: ColumnElement[bool]) -> Exists:
+    """EXISTS an inbound message matching ``where`` that the worker has not processed yet."""
+    return exists().where(Message.direction == "in", Message.processed_at.is_(None), *where)
+
+
+def _queued(row: Any) -> QueuedOutbound:
+    message, platform_id, unreachable_at, last_inbound_at = row
+    reply = Reply(
+        text=message.text, choices=_choices_of(message.payload), kind=MessageKind(message.kind)
+    )
+    return QueuedOutbound(
+        message=OutboundMessage(
+            id=message.id,
+            conversation_id=message.conversation_id,
+            channel=Channel(message.channel),
+            recipient_id=platform_id,
+            reply=reply,
+            language=message.language or "",
+        ),
+        attempts=message.attempts,
+        next_attempt_at=message.next_attempt_at,
+        customer_id=message.customer_id,
+        customer_unreachable=unreachable_at is not None,
+        last_inbound_at=last_inbound_at,
+    )
+
+
+def _reply_payload(reply: Reply) -> dict[str, Any] | None:
+    if not reply.choices:
+        return None
+    return {"choices": [{"title": c.title, "payload": c.payload} for c in reply.choices]}
+
+
+def _choices_of(payload: dict[str, Any] | None) -> tuple[Choice, ...]:
+    if not payload:
+        return ()
+    return tuple(Choice(c["title"], c["payload"]) for c in payload.get("choices", ()))
+
+
+def _attachment_json(attachment: Attachment) -> dict[str, Any]:
+    return {
+        k: v
+        for k, v in {
+            "kind": attachment.kind,
+            "url": attachment.url,
+            "content_type": attachment.content_type,
+            "latitude": attachment.latitude,
+            "longitude": attachment.longitude,
+        }.items()
+        if v is not None
+    }
+
+
+__all__ = ["Accepted", "QueuedOutbound", "SqlConversationStore", "StaleConversation", "utcnow"]

@@ -1,0 +1,237 @@
+"""The relational schema. Migrations in ``bot/storage/migrations`` must match it.
+
+The schema keeps every message, in and out, with its author, kind and timestamps, so the metrics of
+CONTRACT.md section 6 can be computed in SQL later without a schema change: a customer turn is a run
+of ``direction='in'`` rows, a reply is the first later ``kind='reply'`` row of that conversation.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# BIGINT primary keys on PostgreSQL; SQLite only auto-increments INTEGER PRIMARY KEY.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in Python, whatever the database keeps.
+
+    SQLite has no time zones and returns naive values; storing naive UTC everywhere and re-attaching
+    UTC on the way out keeps comparisons and arithmetic correct on both databases.
+    """
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use aware UTC datetimes")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON()}
+
+
+class Customer(Base):
+    """A person on one channel. The same person on two channels is two customers."""
+
+    __tablename__ = "customers"
+    __table_args__ = (
+        UniqueConstraint("channel", "platform_id", name="uq_customers_channel_platform_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    platform_id: Mapped[str] = mapped_column(String(128))
+    display_name: Mapped[str | None] = mapped_column(String(256))
+    language: Mapped[str | None] = mapped_column(String(16))
+    language_hint: Mapped[str | None] = mapped_column(String(16))
+    unreachable_at: Mapped[datetime | None]
+    last_inbound_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Conversation(Base):
+    """A customer's conversation; at most one per customer is open (``closed_at IS NULL``)."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        Index(
+            "uq_conversations_open_customer",
+            "customer_id",
+            unique=True,
+            sqlite_where=text("closed_at IS NULL"),
+            postgresql_where=text("closed_at IS NULL"),
+        ),
+        Index("ix_conversations_state_updated", "state", "updated_at"),
+        Index("ix_conversations_closed_at", "closed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str | None] = mapped_column(String(16))
+    fallback_streak: Mapped[int] = mapped_column(SmallInteger, default=0)
+    awaiting: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+    close_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class Message(Base):
+    """Every message in and out. Inbound rows are the inbox; outbound rows are the outbox."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        # Redeliveries of the same platform message are dropped by this index. It covers inbound
+        # messages only: platforms may number outbound ones per chat (Telegram), so two customers'
+        # replies can carry the same platform id.
+        Index(
+            "uq_messages_inbound_platform_id",
+            "channel",
+            "platform_message_id",
+            unique=True,
+            sqlite_where=text("direction = 'in'"),
+            postgresql_where=text("direction = 'in'"),
+        ),
+        Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        Index("ix_messages_created_at", "created_at"),
+        Index(
+            "ix_messages_inbox_pending",
+            "conversation_id",
+            "id",
+            sqlite_where=text("direction = 'in' AND processed_at IS NULL"),
+            postgresql_where=text("direction = 'in' AND processed_at IS NULL"),
+        ),
+        Index(
+            "ix_messages_outbox_pending",
+            "conversation_id",
+            "id",
+            sqlite_where=text("direction = 'out' AND status = 'queued'"),
+            postgresql_where=text("direction = 'out' AND status = 'queued'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
+    author: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text, default="")
+    payload: Mapped[dict[str, Any] | None]
+    platform_message_id: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+    # inbound: when the engine finished with it, and what the NLU made of it
+    processed_at: Mapped[datetime | None]
+    language: Mapped[str | None] = mapped_column(String(16))
+    intent: Mapped[str | None] = mapped_column(String(128))
+    intent_confidence: Mapped[float | None] = mapped_column(Float)
+    faq_key: Mapped[str | None] = mapped_column(String(128))
+    faq_confidence: Mapped[float | None] = mapped_column(Float)
+    # outbound: delivery state (see bot.messages.DeliveryStatus)
+    reply_to_id: Mapped[int | None] = mapped_column(BigInteger)
+    agent_id: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str | None] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    read_at: Mapped[datetime | None]
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_detail: Mapped[str | None] = mapped_column(Text)
+
+
+class Handoff(Base):
+    """A request for a person, from the moment it is made until it is resolved."""
+
+    __tablename__ = "handoffs"
+    __table_args__ = (
+        Index("ix_handoffs_conversation_id", "conversation_id"),
+        Index("ix_handoffs_requested_at", "requested_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str | None] = mapped_column(Text)
+    requested_at: Mapped[datetime]
+    agent_id: Mapped[int | None] = mapped_column(BigInteger)
+    claimed_at: Mapped[datetime | None]
+    first_agent_message_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+
+
+class Feedback(Base):
+    """A customer's rating (1 to 5; thumbs up is 5, thumbs down 1) and optional comment."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (Index("ix_feedback_created_at", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    agent_id: Mapped[int | None] = mapped_column(BigInteger)
+    faq_key: Mapped[str | None] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str | None] = mapped_column(String(16))
+    rating: Mapped[int | None] = mapped_column(SmallInteger)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class MessageReceipt(Base):
+    """One platform message of a stored outbound message (a long reply may be several).
+
+    Status callbacks name the platform's id; this table finds the stored message by it.
+    """
+
+    __tablename__ = "message_receipts"
+    __table_args__ = (Index("ix_message_receipts_message_id", "message_id"),)
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    platform_message_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16))
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime]
