@@ -277,10 +277,11 @@ def _selected_response(body: Mapping[str, Any], retrieval_intent: str) -> tuple[
         return None, 0.0
     if not isinstance(selectors, Mapping):
         raise MalformedRasaAnswer("'response_selector' is not an object")
-    selector = selectors.get(retrieval_intent) or selectors.get(_DEFAULT_SELECTOR_KEY)
-    if selector is None:
+    name = retrieval_intent if retrieval_intent in selectors else _DEFAULT_SELECTOR_KEY
+    if name not in selectors:
         return None, 0.0
-    where = f"response_selector.{retrieval_intent}.response"
+    selector = selectors[name]
+    where = f"response_selector.{name}.response"
     response = selector.get("response") if isinstance(selector, Mapping) else None
     if not isinstance(response, Mapping):
         raise MalformedRasaAnswer(f"'{where}' is not an object")

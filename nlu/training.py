@@ -168,13 +168,17 @@ async def ensure_trained(
 
     executable = rasa_executable(rasa_venv)
     workdir = _prepare_workdir(models_dir)
-    name = target.name.removesuffix(".tar.gz")
     try:
+        # Train from a snapshot, so that data edited during a training cannot end up in a model
+        # named after the data as it was before (or the other way round).
+        snapshot = _snapshot(project, data_dir, workdir / "project")
+        target = model_path(models_dir, training_fingerprint(snapshot))
+        name = target.name.removesuffix(".tar.gz")
         command = [
             str(executable), "train", "nlu",
-            "--config", str(project / "config.yml"),
-            "--domain", str(project / "domain.yml"),
-            "--nlu", str(data_dir),
+            "--config", str(snapshot / "config.yml"),
+            "--domain", str(snapshot / "domain.yml"),
+            "--nlu", str(snapshot / "data"),
             "--out", str(workdir),
             "--fixed-model-name", name,
         ]  # fmt: skip
@@ -193,6 +197,15 @@ async def ensure_trained(
         return target
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _snapshot(project: Path, data_dir: Path, destination: Path) -> Path:
+    """Copy exactly the fingerprinted files into ``destination``, laid out as a project."""
+    for name, source in _fingerprinted_files(project, data_dir):
+        copy = destination / name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, copy)
+    return destination
 
 
 def _check_project(project: Path, data_dir: Path) -> None:

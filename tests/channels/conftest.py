@@ -1,1 +1,6 @@
-from tests.fixtures.databases import database, database_url, sqlite_url  # noqa: F401
+from tests.fixtures.databases import (  # noqa: F401
+    database,
+    database_url,
+    migrated_postgres_template,
+    sqlite_url,
+)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -105,7 +106,11 @@ async def test_rasa_too_slow_gives_a_holding_message_and_hands_off(sqlite_url: s
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     behaviour = BEHAVIOUR.model_copy(
-        update={"nlu": BEHAVIOUR.nlu.model_copy(update={"timeout": 0.5, "retries": 0})}
+        update={
+            "nlu": BEHAVIOUR.nlu.model_copy(
+                update={"timeout": timedelta(milliseconds=500), "retries": 0}
+            )
+        }
     )
     try:
         async with gateway_client(

@@ -41,7 +41,11 @@ def project(tmp_path: Path) -> Path:
 
 
 def fake_rasa_venv(tmp_path: Path, script_body: str) -> Path:
-    """A venv whose ``bin/rasa`` is a shell script: ``$OUT``/``$NAME`` are parsed from its args."""
+    """A venv whose ``bin/rasa`` is a shell script running ``script_body``.
+
+    The script sees ``$NLU``, ``$OUT`` and ``$NAME`` parsed from its arguments, and leaves the
+    arguments in ``bin/args`` and the training files it was given in ``bin/files``.
+    """
     venv = tmp_path / "venv-rasa"
     (venv / "bin").mkdir(parents=True)
     rasa = venv / "bin" / "rasa"
@@ -51,11 +55,13 @@ def fake_rasa_venv(tmp_path: Path, script_body: str) -> Path:
         echo "$@" > "$(dirname "$0")/args"
         while [ $# -gt 0 ]; do
           case "$1" in
+            --nlu) NLU="$2"; shift ;;
             --out) OUT="$2"; shift ;;
             --fixed-model-name) NAME="$2"; shift ;;
           esac
           shift
         done
+        (cd "$NLU" && find . -type f | cut -c3- | sort) > "$(dirname "$0")/files"
         """
     )
     rasa.write_text(prologue + textwrap.dedent(script_body))
@@ -183,10 +189,13 @@ async def test_training_streams_progress_and_renames_into_place(
     ]
     args = (venv / "bin" / "args").read_text().split()
     assert args[:2] == ["train", "nlu"]
-    assert args[args.index("--config") + 1] == str(project / "config.yml")
-    assert args[args.index("--domain") + 1] == str(project / "domain.yml")
-    assert args[args.index("--nlu") + 1] == str(project / "data")
     assert args[args.index("--fixed-model-name") + 1] == trained.name.removesuffix(".tar.gz")
+    # Rasa trained from a snapshot of exactly the fingerprinted files.
+    assert Path(args[args.index("--config") + 1]).name == "config.yml"
+    assert Path(args[args.index("--domain") + 1]).name == "domain.yml"
+    assert (
+        Path(args[args.index("--nlu") + 1]).parent == Path(args[args.index("--config") + 1]).parent
+    )
 
 
 async def test_force_retrains_and_data_dir_overrides_the_data(
@@ -203,8 +212,29 @@ async def test_force_retrains_and_data_dir_overrides_the_data(
 
     assert again == first == model_path(models, training_fingerprint(project, data_dir=subset))
     assert again.read_bytes() == b"model"
-    args = (venv / "bin" / "args").read_text().split()
-    assert args[args.index("--nlu") + 1] == str(subset)
+    assert (venv / "bin" / "files").read_text().split() == ["en/faq.yml"]
+
+
+async def test_data_edited_during_training_does_not_mislabel_the_model(
+    project: Path, tmp_path: Path
+) -> None:
+    italian = project / "data" / "it" / "faq.yml"
+    original = italian.read_text()
+    # Rasa "trains" on the Italian file it was given, while someone saves a new version of it.
+    venv = fake_rasa_venv(
+        tmp_path,
+        f"""\
+        printf 'nlu: []\\n' > {italian}
+        cat "$NLU/it/faq.yml" > "$OUT/$NAME.tar.gz"
+        """,
+    )
+    before = training_fingerprint(project)
+
+    trained = await ensure_trained(project, tmp_path / "models", venv)
+
+    assert trained == model_path(tmp_path / "models", before)
+    assert trained.read_text() == original  # the model holds the data its name says
+    assert training_fingerprint(project) != before  # and the next run trains the edited data
 
 
 async def test_failed_training_reports_the_tail_and_leaves_no_model(
