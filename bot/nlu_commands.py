@@ -32,14 +32,16 @@ class NluCommandError(Exception):
 
 def train_model(settings: Settings, *, force: bool = False, quiet: bool = False) -> Path:
     """Train if needed, showing progress on stderr; returns the model's path."""
-    project, models = settings.nlu_project, settings.models_dir
+    # Absolute paths: Rasa runs in a scratch directory, where relative ones would point nowhere.
+    project, models = settings.nlu_project.resolve(), settings.models_dir.resolve()
+    rasa_venv = settings.rasa_venv.absolute()
     existing = model_path(models, training_fingerprint(project))
     if existing.exists() and not force:
         if not quiet:
             print(f"model is up to date: {existing}", file=sys.stderr)
         return existing
     try:
-        rasa_executable(settings.rasa_venv)  # fail with one line before drawing a progress bar
+        rasa_executable(rasa_venv)  # fail with one line before drawing a progress bar
     except RasaEnvironmentMissing as exc:
         raise NluCommandError(str(exc)) from None
     console = Console(stderr=True)
@@ -61,7 +63,7 @@ def train_model(settings: Settings, *, force: bool = False, quiet: bool = False)
 
         try:
             path = asyncio.run(
-                ensure_trained(project, models, settings.rasa_venv, progress=report, force=force)
+                ensure_trained(project, models, rasa_venv, progress=report, force=force)
             )
         except (RasaEnvironmentMissing, TrainingFailed) as exc:
             raise NluCommandError(str(exc).splitlines()[0]) from None
@@ -84,6 +86,6 @@ def serve_rasa(settings: Settings, *, port: int | None) -> int:
     """Train if needed, then run Rasa in the foreground (Ctrl-C stops it)."""
     model = train_model(settings)
     try:
-        exec_serve(model, settings.rasa_venv, port=port or rasa_port(settings))
+        exec_serve(model, settings.rasa_venv.absolute(), port=port or rasa_port(settings))
     except RasaEnvironmentMissing as exc:
         raise NluCommandError(str(exc).splitlines()[0]) from None

@@ -42,7 +42,7 @@ async def _serve(settings: Settings, behaviour: Behaviour, model: Path | None) -
                 f"starting Rasa on port {rasa_port(settings)} (takes about 30 s)…", file=sys.stderr
             )
             await stack.enter_async_context(
-                RasaServer(model, settings.rasa_venv, port=rasa_port(settings))
+                RasaServer(model, settings.rasa_venv.absolute(), port=rasa_port(settings))
             )
         runner = web.AppRunner(create_app(settings, behaviour), access_log=None)
         await runner.setup()
