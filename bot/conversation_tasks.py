@@ -43,16 +43,22 @@ class ConversationTasks:
         self._finishing: set[asyncio.Future[Any]] = set()
         self._closed = False
 
-    def wake(self, conversation_id: int) -> None:
+    def wake(self, conversation_id: int) -> bool:
+        """Drain ``conversation_id`` now, or again after the running drain; True if started now."""
         if self._closed:
-            return
+            return False
         if conversation_id in self._running:
             self._again.add(conversation_id)
-            return
+            return False
         task = asyncio.create_task(
             self._run(conversation_id), name=f"{self._name}-{conversation_id}"
         )
         self._running[conversation_id] = task
+        return True
+
+    def active(self, conversation_id: int) -> bool:
+        """True while a drain of ``conversation_id`` runs (or is about to start)."""
+        return conversation_id in self._running
 
     async def _run(self, conversation_id: int) -> None:
         try:

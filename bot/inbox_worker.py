@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from bot import log_context, telemetry
 from bot.conversation_tasks import ConversationTasks
 from bot.engine import ConversationEngine, HandoffReason, Outcome, PendingInbound
 from bot.interfaces import MessageSink
 from bot.messages import Channel, ConversationState, InboundMessage, MessageKind, Reply
-from bot.storage.conversation_store import SqlConversationStore, StaleConversation, utcnow
+from bot.storage.conversation_store import (
+    QueuedOutbound,
+    SqlConversationStore,
+    StaleConversation,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +40,7 @@ class InboxWorker:
         *,
         concurrency: int,
         sweep_interval: float,
-        on_replies: Callable[[int], None],
+        on_replies: Callable[[int, Sequence[QueuedOutbound], bool], None],
         error_text: Callable[[str], str],
     ) -> None:
         self._store = store
@@ -47,13 +52,32 @@ class InboxWorker:
         self._error_text = error_text
         self._tasks = ConversationTasks(self._drain, "inbox")
         self._failures: dict[int, int] = {}
+        # Messages handed over by the accepting transaction, for a drain about to start.
+        self._handed: dict[int, PendingInbound] = {}
 
     @property
     def channels(self) -> frozenset[Channel]:
         return self._channels
 
-    def wake(self, conversation_id: int) -> None:
-        self._tasks.wake(conversation_id)
+    def wake(
+        self,
+        conversation_id: int,
+        pending: PendingInbound | None = None,
+        earlier_pending: bool = True,
+    ) -> None:
+        """Process the conversation's unprocessed messages.
+
+        ``pending`` is a message just accepted (as the accepting transaction saw it) and
+        ``earlier_pending`` whether an older one of the conversation was still unprocessed then.
+        With none older and no drain of the conversation running, the drain starts with
+        ``pending`` instead of reading it back; otherwise the drain reads the inbox, in order.
+        """
+        if pending is None or earlier_pending or self._tasks.active(conversation_id):
+            self._tasks.wake(conversation_id)
+            return
+        self._handed[conversation_id] = pending
+        if not self._tasks.wake(conversation_id):
+            self._handed.pop(conversation_id, None)
 
     async def sweep(self) -> int:
         """Wake every conversation with stored, unprocessed messages; returns how many."""
@@ -86,7 +110,12 @@ class InboxWorker:
         return self._tasks.busy > 0
 
     async def _drain(self, conversation_id: int) -> None:
-        while (pending := await self._store.next_pending(conversation_id)) is not None:
+        # Each step's next message comes from the step before (the accepting transaction, then
+        # each completing one); the inbox is read only when there is none to go by.
+        pending = self._handed.pop(conversation_id, None)
+        if pending is None:
+            pending = await self._store.next_pending(conversation_id)
+        while pending is not None:
             with log_context.conversation(conversation_id, pending.conversation.channel.value):
                 async with self._limit:
                     outcome = await self._handle(pending)
@@ -94,13 +123,18 @@ class InboxWorker:
                     return  # left stored; the sweep retries it
                 try:
                     # Once decided, the outcome is committed even if we are being stopped.
-                    reply_ids = await self._tasks.finish(self._store.complete(pending, outcome))
+                    completed = await self._tasks.finish(self._store.complete(pending, outcome))
                 except StaleConversation:
                     log.info(
                         "conversation changed while message %s was handled; again",
                         pending.message_id,
                     )
+                    pending = await self._store.next_pending(conversation_id)
                     continue
+                if not completed.applied:  # another worker processed it meanwhile
+                    pending = completed.next_pending
+                    continue
+                reply_count = len(completed.replies)
                 self._failures.pop(pending.message_id, None)
                 channel = pending.conversation.channel.value
                 telemetry.MESSAGES_PROCESSED.labels(channel, outcome.decision).inc()
@@ -114,11 +148,12 @@ class InboxWorker:
                     "message %s handled: %s, %d repl%s",
                     pending.message_id,
                     outcome.decision,
-                    len(reply_ids),
-                    "y" if len(reply_ids) == 1 else "ies",
+                    reply_count,
+                    "y" if reply_count == 1 else "ies",
                 )
-            if reply_ids:
-                self._on_replies(conversation_id)
+            if completed.replies:
+                self._on_replies(conversation_id, completed.replies, completed.older_queued)
+            pending = completed.next_pending
 
     async def _handle(self, pending: PendingInbound) -> Outcome | None:
         try:
@@ -160,5 +195,5 @@ class Inbox(MessageSink):
             return False
         telemetry.MESSAGES_RECEIVED.labels(message.channel.value).inc()
         if message.channel in self._worker.channels:
-            self._worker.wake(accepted.conversation_id)
+            self._worker.wake(accepted.conversation_id, accepted.pending, accepted.earlier_pending)
         return True

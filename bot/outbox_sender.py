@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 from bot import log_context, telemetry
@@ -47,9 +47,34 @@ class OutboxSender:
         self._sweep_interval = sweep_interval
         self._tasks = ConversationTasks(self._drain, "outbox")
         self._timers: dict[int, asyncio.TimerHandle] = {}
+        # Replies handed over by the completing transaction, for a drain about to start.
+        self._handed: dict[int, QueuedOutbound] = {}
 
-    def wake(self, conversation_id: int) -> None:
-        self._tasks.wake(conversation_id)
+    def wake(
+        self,
+        conversation_id: int,
+        queued: Sequence[QueuedOutbound] = (),
+        older_queued: bool = True,
+    ) -> None:
+        """Send the conversation's queued replies, oldest first.
+
+        ``queued`` are replies just queued (in order, as the queueing transaction saw them) and
+        ``older_queued`` whether an older reply of the conversation was still queued then. With
+        none older and no drain or retry timer of the conversation active, the drain starts with
+        them instead of reading them back; otherwise it reads the outbox, in order.
+        """
+        if (
+            not queued
+            or older_queued
+            or self._tasks.active(conversation_id)
+            or conversation_id in self._timers
+        ):
+            self._tasks.wake(conversation_id)
+            return
+        # The first is enough: each recorded send returns the next queued reply.
+        self._handed[conversation_id] = queued[0]
+        if not self._tasks.wake(conversation_id):
+            self._handed.pop(conversation_id, None)
 
     async def sweep(self) -> int:
         ids = await self._store.queued_conversation_ids(self._outputs)
@@ -89,7 +114,12 @@ class OutboxSender:
         return delay / 2 + random.uniform(0, delay / 2)
 
     async def _drain(self, conversation_id: int) -> None:
-        while (queued := await self._store.next_outbound(conversation_id)) is not None:
+        # Each step's next reply comes from the step before (the queueing transaction, then each
+        # recording one); the outbox is read only when there is none to go by.
+        queued = self._handed.pop(conversation_id, None)
+        if queued is None:
+            queued = await self._store.next_outbound(conversation_id)
+        while queued is not None:
             message = queued.message
             with log_context.conversation(conversation_id, message.channel.value):
                 if queued.next_attempt_at is not None:
@@ -98,8 +128,9 @@ class OutboxSender:
                         self._wake_later(conversation_id, wait)
                         return
                 async with self._limit:
-                    if not await self._tasks.finish(self._send(queued)):
-                        return
+                    sent, queued = await self._tasks.finish(self._send(queued))
+                if not sent:
+                    return
 
     def _wake_later(self, conversation_id: int, delay: float) -> None:
         previous = self._timers.pop(conversation_id, None)
@@ -112,45 +143,45 @@ class OutboxSender:
 
         self._timers[conversation_id] = asyncio.get_running_loop().call_later(delay, fire)
 
-    async def _send(self, queued: QueuedOutbound) -> bool:
-        """Try to send the head of the queue; False when it stays queued for another process."""
+    async def _send(self, queued: QueuedOutbound) -> tuple[bool, QueuedOutbound | None]:
+        """Try to send the head of the queue; returns whether it was dealt with, and the new head.
+
+        Not dealt with (False) when it stays queued for another process.
+        """
         message = queued.message
         output = self._outputs.get(message.channel)
         if output is None:  # not hosted here any more; leave it for a process that hosts it
             log.warning(
                 "no output for channel %s; reply %s left queued", message.channel, message.id
             )
-            return False
+            return False, None
         if queued.customer_unreachable:
-            await self._store.mark_failed(
+            return True, await self._store.mark_failed(
                 message.id,
                 code="unreachable",
                 detail="the customer cannot be reached on this channel",
             )
-            return True
         if self._outside_window(queued, output):
             log.warning("reply %s held: outside the channel's reply window", message.id)
-            await self._store.mark_held(
+            return True, await self._store.mark_held(
                 message.id,
                 code="outside_window",
                 detail="the customer's last message is older than the channel's reply window",
             )
-            return True
         try:
             delivery = await output.send_reply(message)
         except DeliveryError as exc:
-            await self._record_failure(queued, exc)
-            return True
+            return True, await self._record_failure(queued, exc)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # an adapter bug must not lose the reply: retry like a 5xx
             log.exception("sending reply %s raised unexpectedly", message.id)
-            await self._record_failure(queued, DeliveryError(str(exc) or type(exc).__name__))
-            return True
-        await self._store.mark_sent(message.id, delivery)
+            error = DeliveryError(str(exc) or type(exc).__name__)
+            return True, await self._record_failure(queued, error)
+        following = await self._store.mark_sent(message.id, delivery)
         telemetry.REPLIES_SENT.labels(message.channel.value).inc()
         log.info("reply %s sent", message.id)
-        return True
+        return True, following
 
     @staticmethod
     def _outside_window(queued: QueuedOutbound, output: OutputChannel) -> bool:
@@ -160,20 +191,22 @@ class OutboxSender:
         last = queued.last_inbound_at
         return last is None or utcnow() - last > window
 
-    async def _record_failure(self, queued: QueuedOutbound, error: DeliveryError) -> None:
+    async def _record_failure(
+        self, queued: QueuedOutbound, error: DeliveryError
+    ) -> QueuedOutbound | None:
+        """Record a failed attempt; returns the conversation's new head of the queue."""
         message = queued.message
         attempts = queued.attempts + 1
         final = error.permanent or attempts >= self._behaviour.max_attempts
         telemetry.DELIVERY_FAILURES.labels(message.channel.value, str(final).lower()).inc()
         if final:
             log.warning("reply %s failed for good (%s): %s", message.id, error.code, error)
-            await self._store.mark_failed(
+            return await self._store.mark_failed(
                 message.id,
                 code=error.code,
                 detail=str(error),
                 customer_unreachable=queued.customer_id if error.unreachable else None,
             )
-            return
         delay = max(error.retry_after or 0.0, self.backoff(attempts))
         log.info(
             "reply %s: attempt %d failed (%s), retry in %.1fs",
@@ -182,7 +215,7 @@ class OutboxSender:
             error.code,
             delay,
         )
-        await self._store.mark_retry(
+        return await self._store.mark_retry(
             message.id,
             next_attempt_at=utcnow() + timedelta(seconds=delay),
             code=error.code,

@@ -22,7 +22,7 @@ from bot.messages import Channel
 from bot.outbox_sender import OutboxSender
 from bot.settings import Behaviour, Settings
 from bot.storage.conversation_store import SqlConversationStore
-from bot.storage.database import Database, upgrade
+from bot.storage.database import Database, is_sqlite, upgrade
 from bot.storage.delivery_receipts import SqlDeliveryReceipts
 from nlu.language import detector_from_project
 from nlu.rasa_client import RasaNluClient
@@ -80,6 +80,11 @@ async def running_pipeline(
     if migrate:
         await upgrade(settings.database_url)
     database = Database.connect(settings.database_url)
+    if is_sqlite(settings.database_url):
+        # One connection switches the file to WAL before the worker, the sender and the first
+        # accepted message open theirs at once: two first connections switching it together can
+        # fail with "database is locked".
+        await database.ping()
     store = SqlConversationStore(database, inactivity_close=behaviour.conversation.inactivity_close)
     owned_nlu = nlu is None
     nlu_client: NluClient = nlu or RasaNluClient(

@@ -13,12 +13,12 @@ Every method is one transaction, so a crash leaves either all of a step or none 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Exists, exists, func, select, text, update
+from sqlalchemy import ColumnElement, Exists, exists, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,11 +49,18 @@ def utcnow() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """Where an accepted inbound message was stored."""
+    """Where an accepted inbound message was stored, and what the worker needs to process it.
+
+    ``pending`` is the message as :meth:`SqlConversationStore.next_pending` would return it right
+    after the accepting transaction; ``earlier_pending`` says whether an older message of the same
+    conversation was still unprocessed then (the worker must then read the inbox to keep order).
+    """
 
     message_id: int
     conversation_id: int
     customer_id: int
+    pending: PendingInbound
+    earlier_pending: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +73,28 @@ class QueuedOutbound:
     customer_id: int
     customer_unreachable: bool
     last_inbound_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """What :meth:`SqlConversationStore.complete` did, read in its own transaction.
+
+    Attributes:
+        applied: False when another worker had already processed the message (nothing changed).
+        replies: the replies queued, in order, with what the sender needs to send them.
+        older_queued: an older reply of the conversation was still queued: the sender must send it
+            first, so it has to read its outbox rather than send ``replies`` at once.
+        next_pending: the conversation's oldest unprocessed message after this one, if any.
+    """
+
+    applied: bool
+    replies: tuple[QueuedOutbound, ...] = ()
+    older_queued: bool = False
+    next_pending: PendingInbound | None = None
+
+    @property
+    def reply_ids(self) -> list[int]:
+        return [q.message.id for q in self.replies]
 
 
 class StaleConversation(Exception):
@@ -94,32 +123,23 @@ class SqlConversationStore:
     # ------------------------------------------------------------------------------ inbox
 
     async def accept(self, message: InboundMessage) -> Accepted | None:
-        """Store an inbound message; None when the platform redelivered one we already have."""
-        if await self._is_duplicate(message):
-            return None
+        """Store an inbound message; None when the platform redelivered one we already have.
+
+        One write transaction and no read: a redelivery is recognised by the unique index on the
+        platform's message id, and then the whole transaction (customer, conversation) rolls back.
+        """
         try:
             async with self._db.write() as session:
                 return await self._accept(session, message)
         except _Duplicate:
             return None
 
-    async def _is_duplicate(self, message: InboundMessage) -> bool:
-        async with self._db.read() as session:
-            found = await session.scalar(
-                select(
-                    exists().where(
-                        Message.channel == message.channel.value,
-                        Message.direction == "in",
-                        Message.platform_message_id == message.message_id,
-                    )
-                )
-            )
-        return bool(found)
-
     async def _accept(self, session: AsyncSession, message: InboundMessage) -> Accepted:
         now = utcnow()
-        customer_id = await self._upsert_customer(session, message, now)
-        conversation_id = await self._open_conversation(session, customer_id, message.channel, now)
+        customer = await self._upsert_customer(session, message, now)
+        conversation, fresh = await self._open_conversation(
+            session, customer.id, message.channel, now
+        )
         payload: dict[str, Any] = {}
         if message.payload:
             payload["button"] = message.payload
@@ -130,8 +150,8 @@ class SqlConversationStore:
         inserted = await session.execute(
             self._insert(Message)
             .values(
-                conversation_id=conversation_id,
-                customer_id=customer_id,
+                conversation_id=conversation.id,
+                customer_id=customer.id,
                 channel=message.channel.value,
                 direction="in",
                 author=Author.CUSTOMER.value,
@@ -153,11 +173,30 @@ class SqlConversationStore:
         message_id = inserted.scalar_one_or_none()
         if message_id is None:
             raise _Duplicate  # a concurrent delivery of the same message won; roll everything back
-        return Accepted(message_id, conversation_id, customer_id)
+        # A conversation opened by this transaction has no older messages to wait for.
+        earlier = not fresh and bool(
+            await session.scalar(
+                select(
+                    _unprocessed(
+                        Message.conversation_id == conversation.id, Message.id < message_id
+                    )
+                )
+            )
+        )
+        pending = PendingInbound(
+            message_id=message_id,
+            conversation=conversation,
+            customer=customer,
+            text=message.text,
+            created_at=now,
+            payload=payload.get("button"),
+            attachments=tuple(Attachment(**a) for a in payload.get("attachments", ())),
+        )
+        return Accepted(message_id, conversation.id, customer.id, pending, earlier)
 
     async def _upsert_customer(
         self, session: AsyncSession, message: InboundMessage, now: datetime
-    ) -> int:
+    ) -> CustomerSnapshot:
         insert = self._insert(Customer).values(
             channel=message.channel.value,
             platform_id=message.sender_id,
@@ -176,12 +215,13 @@ class SqlConversationStore:
                 "last_inbound_at": excluded.last_inbound_at,
                 "updated_at": excluded.updated_at,
             },
-        ).returning(Customer.id)
-        return int((await session.execute(statement)).scalar_one())
+        ).returning(*_CUSTOMER_COLUMNS)
+        return _customer_snapshot((await session.execute(statement)).mappings().one())
 
     async def _open_conversation(
         self, session: AsyncSession, customer_id: int, channel: Channel, now: datetime
-    ) -> int:
+    ) -> tuple[ConversationSnapshot, bool]:
+        """The customer's open conversation (touched), and whether this transaction opened it."""
         row = (
             await session.execute(
                 select(Conversation.id, Conversation.state, Conversation.updated_at).where(
@@ -200,10 +240,14 @@ class SqlConversationStore:
                 )
             )
             if not idle:
-                await session.execute(
-                    update(Conversation).where(Conversation.id == row.id).values(updated_at=now)
+                # The row as it is once locked, so as it stays until this transaction commits.
+                touched = await session.execute(
+                    update(Conversation)
+                    .where(Conversation.id == row.id)
+                    .values(updated_at=now)
+                    .returning(*_CONVERSATION_COLUMNS)
                 )
-                return int(row.id)
+                return _conversation_snapshot(touched.mappings().one()), False
             await self._close(session, [row.id], now, "inactive")
         inserted = await session.execute(
             self._insert(Conversation)
@@ -218,17 +262,19 @@ class SqlConversationStore:
             .on_conflict_do_nothing(
                 index_elements=["customer_id"], index_where=Conversation.closed_at.is_(None)
             )
-            .returning(Conversation.id)
+            .returning(*_CONVERSATION_COLUMNS)
         )
-        conversation_id = inserted.scalar_one_or_none()
-        if conversation_id is None:  # opened concurrently by another transaction
-            conversation_id = await session.scalar(
-                select(Conversation.id).where(
-                    Conversation.customer_id == customer_id, Conversation.closed_at.is_(None)
-                )
-            )
-        assert conversation_id is not None
-        return int(conversation_id)
+        opened = inserted.mappings().one_or_none()
+        if opened is not None:
+            return _conversation_snapshot(opened), True
+        # Opened concurrently by another transaction: touch it, as above.
+        touched = await session.execute(
+            update(Conversation)
+            .where(Conversation.customer_id == customer_id, Conversation.closed_at.is_(None))
+            .values(updated_at=now)
+            .returning(*_CONVERSATION_COLUMNS)
+        )
+        return _conversation_snapshot(touched.mappings().one()), False
 
     async def pending_conversation_ids(self, channels: Iterable[Channel]) -> list[int]:
         """Conversations on ``channels`` with inbound messages not yet processed."""
@@ -248,49 +294,10 @@ class SqlConversationStore:
     async def next_pending(self, conversation_id: int) -> PendingInbound | None:
         """The oldest unprocessed customer message of a conversation, with its context."""
         async with self._db.read() as session:
-            row = (
-                await session.execute(
-                    select(Message, Conversation, Customer)
-                    .join(Conversation, Conversation.id == Message.conversation_id)
-                    .join(Customer, Customer.id == Message.customer_id)
-                    .where(
-                        Message.conversation_id == conversation_id,
-                        Message.direction == "in",
-                        Message.processed_at.is_(None),
-                    )
-                    .order_by(Message.id)
-                    .limit(1)
-                )
-            ).first()
-        if row is None:
-            return None
-        message, conversation, customer = row
-        payload = message.payload or {}
-        return PendingInbound(
-            message_id=message.id,
-            conversation=ConversationSnapshot(
-                id=conversation.id,
-                channel=Channel(conversation.channel),
-                state=ConversationState(conversation.state),
-                language=conversation.language,
-                fallback_streak=conversation.fallback_streak,
-                awaiting=conversation.awaiting,
-            ),
-            customer=CustomerSnapshot(
-                id=customer.id,
-                platform_id=customer.platform_id,
-                display_name=customer.display_name,
-                language=customer.language,
-                language_hint=customer.language_hint,
-            ),
-            text=message.text,
-            created_at=message.created_at,
-            payload=payload.get("button"),
-            attachments=tuple(Attachment(**a) for a in payload.get("attachments", ())),
-        )
+            return await _next_pending(session, conversation_id)
 
-    async def complete(self, pending: PendingInbound, outcome: Outcome) -> list[int]:
-        """Apply ``outcome`` atomically; returns the ids of the queued replies ([] if already done).
+    async def complete(self, pending: PendingInbound, outcome: Outcome) -> Completed:
+        """Apply ``outcome`` atomically; returns the queued replies and what comes next.
 
         Raises:
             StaleConversation: the conversation is no longer as ``pending`` saw it; nothing changed.
@@ -312,15 +319,23 @@ class SqlConversationStore:
                 )
             )
             if marked.rowcount == 0:  # type: ignore[attr-defined]
-                return []  # another worker finished it first
+                # Another worker finished it first.
+                return Completed(False, next_pending=await _next_pending(session, seen.id))
             # Rows are locked customer first, conversation second, as accept() does; the other
             # order deadlocks on PostgreSQL against a message from the same customer arriving now.
+            customer_columns = (Customer.unreachable_at, Customer.last_inbound_at)
             if pending.customer.language != outcome.language:
-                await session.execute(
+                customer = await session.execute(
                     update(Customer)
                     .where(Customer.id == pending.customer.id)
                     .values(language=outcome.language, updated_at=now)
+                    .returning(*customer_columns)
                 )
+            else:
+                customer = await session.execute(
+                    select(*customer_columns).where(Customer.id == pending.customer.id)
+                )
+            reachability = customer.one()
             # Only onto the state the engine decided on: an agent who claimed the conversation
             # meanwhile must not be overwritten by a bot answer decided for a bot conversation.
             changed = await session.execute(
@@ -343,42 +358,88 @@ class SqlConversationStore:
             )
             if changed.rowcount == 0:  # type: ignore[attr-defined]
                 raise StaleConversation(f"conversation {seen.id} changed")  # rolls back the marking
-            ids = await self._queue_replies(session, pending, outcome, now)
+            replies = await self._queue_replies(
+                session,
+                pending,
+                outcome,
+                now,
+                unreachable=reachability.unreachable_at is not None,
+                last_inbound_at=reachability.last_inbound_at,
+            )
             if outcome.handoff_reason:
-                session.add(
-                    Handoff(
-                        conversation_id=pending.conversation.id,
+                await session.execute(
+                    insert(Handoff).values(
+                        conversation_id=seen.id,
                         reason=outcome.handoff_reason,
                         detail=outcome.handoff_detail,
                         requested_at=now,
                     )
                 )
-        return ids
+            older = bool(replies) and bool(
+                await session.scalar(
+                    select(
+                        _queued_exists(
+                            Message.conversation_id == seen.id,
+                            Message.id < replies[0].message.id,
+                        )
+                    )
+                )
+            )
+            following = await _next_pending(session, seen.id)
+        return Completed(True, replies, older, following)
 
     async def _queue_replies(
-        self, session: AsyncSession, pending: PendingInbound, outcome: Outcome, now: datetime
-    ) -> list[int]:
-        ids: list[int] = []
+        self,
+        session: AsyncSession,
+        pending: PendingInbound,
+        outcome: Outcome,
+        now: datetime,
+        *,
+        unreachable: bool,
+        last_inbound_at: datetime | None,
+    ) -> tuple[QueuedOutbound, ...]:
+        queued: list[QueuedOutbound] = []
+        conversation = pending.conversation
         for reply in outcome.replies:
-            row = Message(
-                conversation_id=pending.conversation.id,
-                customer_id=pending.customer.id,
-                channel=pending.conversation.channel.value,
-                direction="out",
-                author=Author.BOT.value,
-                kind=reply.kind.value,
-                text=reply.text,
-                payload=_reply_payload(reply),
-                created_at=now,
-                language=outcome.language,
-                reply_to_id=pending.message_id,
-                status=DeliveryStatus.QUEUED.value,
-                attempts=0,
+            message_id = await session.scalar(
+                insert(Message)
+                .values(
+                    conversation_id=conversation.id,
+                    customer_id=pending.customer.id,
+                    channel=conversation.channel.value,
+                    direction="out",
+                    author=Author.BOT.value,
+                    kind=reply.kind.value,
+                    text=reply.text,
+                    payload=_reply_payload(reply),
+                    created_at=now,
+                    language=outcome.language,
+                    reply_to_id=pending.message_id,
+                    status=DeliveryStatus.QUEUED.value,
+                    attempts=0,
+                )
+                .returning(Message.id)
             )
-            session.add(row)
-            await session.flush()
-            ids.append(row.id)
-        return ids
+            assert message_id is not None
+            stored = Reply(text=reply.text, choices=reply.choices, kind=reply.kind)
+            queued.append(
+                QueuedOutbound(
+                    message=OutboundMessage(
+                        id=message_id,
+                        conversation_id=conversation.id,
+                        channel=conversation.channel,
+                        recipient_id=pending.customer.platform_id,
+                        reply=stored,
+                        language=outcome.language,
+                    ),
+                    attempts=0,
+                    next_attempt_at=None,
+                    customer_id=pending.customer.id,
+                    customer_unreachable=unreachable,
+                    last_inbound_at=last_inbound_at,
+                )
+            )
+        return tuple(queued)
 
     # ------------------------------------------------------------------------------ outbox
 
@@ -400,27 +461,10 @@ class SqlConversationStore:
     async def next_outbound(self, conversation_id: int) -> QueuedOutbound | None:
         """A conversation's oldest queued reply: replies leave in the order they were written."""
         async with self._db.read() as session:
-            row = (
-                await session.execute(
-                    select(
-                        Message,
-                        Customer.platform_id,
-                        Customer.unreachable_at,
-                        Customer.last_inbound_at,
-                    )
-                    .join(Customer, Customer.id == Message.customer_id)
-                    .where(
-                        Message.conversation_id == conversation_id,
-                        Message.direction == "out",
-                        Message.status == DeliveryStatus.QUEUED.value,
-                    )
-                    .order_by(Message.id)
-                    .limit(1)
-                )
-            ).first()
-        return None if row is None else _queued(row)
+            return await _next_outbound(session, conversation_id)
 
-    async def mark_sent(self, message_id: int, delivery: Delivery) -> None:
+    async def mark_sent(self, message_id: int, delivery: Delivery) -> QueuedOutbound | None:
+        """Record a reply as sent; returns the conversation's next queued reply, if any."""
         now = utcnow()
         platform_id = ",".join(delivery.platform_message_ids)[:128] or None
         async with self._db.write() as session:
@@ -434,9 +478,9 @@ class SqlConversationStore:
                     next_attempt_at=None,
                     platform_message_id=platform_id,
                 )
-                .returning(Message.channel)
+                .returning(Message.channel, Message.conversation_id)
             )
-            channel = result.scalar_one()
+            channel, conversation_id = result.one()
             receipts = [
                 {
                     "channel": channel,
@@ -452,12 +496,14 @@ class SqlConversationStore:
                 await session.execute(
                     self._insert(MessageReceipt).values(receipts).on_conflict_do_nothing()
                 )
+            return await _next_outbound(session, conversation_id)
 
     async def mark_retry(
         self, message_id: int, *, next_attempt_at: datetime, code: str | None, detail: str
-    ) -> None:
+    ) -> QueuedOutbound | None:
+        """Put a reply back for a later attempt; returns the conversation's head of the queue."""
         async with self._db.write() as session:
-            await session.execute(
+            conversation_id = await session.scalar(
                 update(Message)
                 .where(Message.id == message_id)
                 .values(
@@ -466,12 +512,19 @@ class SqlConversationStore:
                     error_code=code,
                     error_detail=detail[:2000],
                 )
+                .returning(Message.conversation_id)
+            )
+            return (
+                None if conversation_id is None else await _next_outbound(session, conversation_id)
             )
 
-    async def mark_held(self, message_id: int, *, code: str, detail: str) -> None:
-        """Keep a reply the platform would refuse now (outside its reply window) for a person."""
+    async def mark_held(self, message_id: int, *, code: str, detail: str) -> QueuedOutbound | None:
+        """Keep a reply the platform would refuse now (outside its reply window) for a person.
+
+        Returns the conversation's next queued reply, if any.
+        """
         async with self._db.write() as session:
-            await session.execute(
+            conversation_id = await session.scalar(
                 update(Message)
                 .where(Message.id == message_id)
                 .values(
@@ -480,6 +533,10 @@ class SqlConversationStore:
                     error_code=code,
                     error_detail=detail[:2000],
                 )
+                .returning(Message.conversation_id)
+            )
+            return (
+                None if conversation_id is None else await _next_outbound(session, conversation_id)
             )
 
     async def mark_failed(
@@ -489,15 +546,18 @@ class SqlConversationStore:
         code: str | None,
         detail: str,
         customer_unreachable: int | None = None,
-    ) -> None:
+    ) -> QueuedOutbound | None:
         """Give up on a message; with ``customer_unreachable``, also mark that customer unreachable.
 
         Args:
             customer_unreachable: the id of the customer the platform says blocked us, if any.
+
+        Returns:
+            The conversation's next queued reply, if any.
         """
         now = utcnow()
         async with self._db.write() as session:
-            await session.execute(
+            conversation_id = await session.scalar(
                 update(Message)
                 .where(Message.id == message_id)
                 .values(
@@ -507,6 +567,7 @@ class SqlConversationStore:
                     error_code=code,
                     error_detail=detail[:2000],
                 )
+                .returning(Message.conversation_id)
             )
             if customer_unreachable is not None:
                 await session.execute(
@@ -514,6 +575,9 @@ class SqlConversationStore:
                     .where(Customer.id == customer_unreachable, Customer.unreachable_at.is_(None))
                     .values(unreachable_at=now, updated_at=now)
                 )
+            return (
+                None if conversation_id is None else await _next_outbound(session, conversation_id)
+            )
 
     # ------------------------------------------------------------------------------ housekeeping
 
@@ -586,25 +650,164 @@ def _unprocessed(*where: ColumnElement[bool]) -> Exists:
     return exists().where(Message.direction == "in", Message.processed_at.is_(None), *where)
 
 
-def _queued(row: Any) -> QueuedOutbound:
-    message, platform_id, unreachable_at, last_inbound_at = row
+_CUSTOMER_COLUMNS = (
+    Customer.id,
+    Customer.platform_id,
+    Customer.display_name,
+    Customer.language,
+    Customer.language_hint,
+)
+_CONVERSATION_COLUMNS = (
+    Conversation.id,
+    Conversation.channel,
+    Conversation.state,
+    Conversation.language,
+    Conversation.fallback_streak,
+    Conversation.awaiting,
+)
+
+
+def _queued_exists(*where: ColumnElement[bool]) -> Exists:
+    """EXISTS a queued outbound message matching ``where`` (on the outbox's partial index)."""
+    return exists().where(
+        Message.direction == "out", Message.status == DeliveryStatus.QUEUED.value, *where
+    )
+
+
+def _customer_snapshot(row: Mapping[Any, Any]) -> CustomerSnapshot:
+    return CustomerSnapshot(
+        id=row["id"],
+        platform_id=row["platform_id"],
+        display_name=row["display_name"],
+        language=row["language"],
+        language_hint=row["language_hint"],
+    )
+
+
+def _conversation_snapshot(row: Mapping[Any, Any]) -> ConversationSnapshot:
+    return ConversationSnapshot(
+        id=row["id"],
+        channel=Channel(row["channel"]),
+        state=ConversationState(row["state"]),
+        language=row["language"],
+        fallback_streak=row["fallback_streak"],
+        awaiting=row["awaiting"],
+    )
+
+
+async def _next_pending(session: AsyncSession, conversation_id: int) -> PendingInbound | None:
+    """The oldest unprocessed customer message of a conversation, in ``session``'s transaction."""
+    row = (
+        (
+            await session.execute(
+                select(
+                    Message.id.label("message_id"),
+                    Message.text,
+                    Message.created_at,
+                    Message.payload,
+                    Conversation.channel.label("conversation_channel"),
+                    Conversation.state,
+                    Conversation.language.label("conversation_language"),
+                    Conversation.fallback_streak,
+                    Conversation.awaiting,
+                    Customer.id.label("customer_id"),
+                    Customer.platform_id,
+                    Customer.display_name,
+                    Customer.language.label("customer_language"),
+                    Customer.language_hint,
+                )
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .join(Customer, Customer.id == Message.customer_id)
+                .where(
+                    Message.conversation_id == conversation_id,
+                    Message.direction == "in",
+                    Message.processed_at.is_(None),
+                )
+                .order_by(Message.id)
+                .limit(1)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    payload = row["payload"] or {}
+    return PendingInbound(
+        message_id=row["message_id"],
+        conversation=ConversationSnapshot(
+            id=conversation_id,
+            channel=Channel(row["conversation_channel"]),
+            state=ConversationState(row["state"]),
+            language=row["conversation_language"],
+            fallback_streak=row["fallback_streak"],
+            awaiting=row["awaiting"],
+        ),
+        customer=CustomerSnapshot(
+            id=row["customer_id"],
+            platform_id=row["platform_id"],
+            display_name=row["display_name"],
+            language=row["customer_language"],
+            language_hint=row["language_hint"],
+        ),
+        text=row["text"],
+        created_at=row["created_at"],
+        payload=payload.get("button"),
+        attachments=tuple(Attachment(**a) for a in payload.get("attachments", ())),
+    )
+
+
+async def _next_outbound(session: AsyncSession, conversation_id: int) -> QueuedOutbound | None:
+    """A conversation's oldest queued reply, in ``session``'s transaction."""
+    row = (
+        (
+            await session.execute(
+                select(
+                    Message.id,
+                    Message.channel,
+                    Message.kind,
+                    Message.text,
+                    Message.payload,
+                    Message.language,
+                    Message.attempts,
+                    Message.next_attempt_at,
+                    Message.customer_id,
+                    Customer.platform_id,
+                    Customer.unreachable_at,
+                    Customer.last_inbound_at,
+                )
+                .join(Customer, Customer.id == Message.customer_id)
+                .where(
+                    Message.conversation_id == conversation_id,
+                    Message.direction == "out",
+                    Message.status == DeliveryStatus.QUEUED.value,
+                )
+                .order_by(Message.id)
+                .limit(1)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
     reply = Reply(
-        text=message.text, choices=_choices_of(message.payload), kind=MessageKind(message.kind)
+        text=row["text"], choices=_choices_of(row["payload"]), kind=MessageKind(row["kind"])
     )
     return QueuedOutbound(
         message=OutboundMessage(
-            id=message.id,
-            conversation_id=message.conversation_id,
-            channel=Channel(message.channel),
-            recipient_id=platform_id,
+            id=row["id"],
+            conversation_id=conversation_id,
+            channel=Channel(row["channel"]),
+            recipient_id=row["platform_id"],
             reply=reply,
-            language=message.language or "",
+            language=row["language"] or "",
         ),
-        attempts=message.attempts,
-        next_attempt_at=message.next_attempt_at,
-        customer_id=message.customer_id,
-        customer_unreachable=unreachable_at is not None,
-        last_inbound_at=last_inbound_at,
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        customer_id=row["customer_id"],
+        customer_unreachable=row["unreachable_at"] is not None,
+        last_inbound_at=row["last_inbound_at"],
     )
 
 
@@ -634,4 +837,11 @@ def _attachment_json(attachment: Attachment) -> dict[str, Any]:
     }
 
 
-__all__ = ["Accepted", "QueuedOutbound", "SqlConversationStore", "StaleConversation", "utcnow"]
+__all__ = [
+    "Accepted",
+    "Completed",
+    "QueuedOutbound",
+    "SqlConversationStore",
+    "StaleConversation",
+    "utcnow",
+]

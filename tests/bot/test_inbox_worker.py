@@ -70,6 +70,48 @@ async def test_a_conversation_is_processed_in_order_even_when_its_first_message_
     ]
 
 
+async def test_a_message_left_by_a_crash_is_processed_before_a_new_one(
+    database_url: str,
+) -> None:
+    nlu = ScriptedNlu(delays={"left behind": 0.1})
+    output = PlatformOutput()
+    async with pipeline_for(database_url, output, nlu, NO_SWEEP) as pipeline:
+        # Stored, but the process stopped before the worker saw it (and no sweep runs here).
+        assert await pipeline.store.accept(inbound("left behind")) is not None
+        assert await pipeline.inbox.accept(inbound("new one"))
+
+        sent = await output.wait_for(2)
+        replies = await outbound_rows(pipeline.database)
+        messages = await inbound_rows(pipeline.database)
+
+    assert nlu.calls == ["left behind", "new one"]
+    assert [r.reply_to_id for r in replies] == [m.id for m in messages]
+    assert [m.id for m in sent] == [r.id for r in replies]
+
+
+async def test_messages_arriving_while_the_first_is_in_the_nlu_wait_their_turn(
+    database_url: str,
+) -> None:
+    gate = asyncio.Event()
+    nlu = ScriptedNlu(gates={"first": gate})
+    output = PlatformOutput()
+    async with pipeline_for(database_url, output, nlu, NO_SWEEP) as pipeline:
+        assert await pipeline.inbox.accept(inbound("first"))
+        await nlu.changes.wait_until(lambda: nlu.started("first") == 1)
+        assert await pipeline.inbox.accept(inbound("second"))
+        assert await pipeline.inbox.accept(inbound("third"))
+        gate.set()
+
+        sent = await output.wait_for(3)
+        replies = await outbound_rows(pipeline.database)
+        messages = await inbound_rows(pipeline.database)
+
+    assert nlu.calls == ["first", "second", "third"]
+    assert nlu.max_in_flight == 1
+    assert [r.reply_to_id for r in replies] == [m.id for m in messages]
+    assert [m.id for m in sent] == [r.id for r in replies]
+
+
 async def test_many_conversations_progress_at_once(sqlite_url: str) -> None:
     customers = 8
     # Every call waits until all eight are in flight: processing one at a time would time out.

@@ -67,6 +67,25 @@ async def test_replies_leave_in_order_even_when_the_first_needs_retries(
     assert second.created_at < first.sent_at <= second.sent_at
 
 
+async def test_a_reply_queued_behind_a_retrying_one_waits_for_it(database_url: str) -> None:
+    output = PlatformOutput()
+    output.failures = [too_many_requests(0.3)]
+    async with pipeline_for(database_url, output, ScriptedNlu()) as pipeline:
+        assert await pipeline.inbox.accept(inbound("first"))
+        await output.wait_for_attempts(1)
+        await asyncio.sleep(0.05)  # the failure is recorded: the first reply waits for its retry
+        assert output.sent == []
+        assert await pipeline.inbox.accept(inbound("second"))
+        sent = await output.wait_for(2)
+        await pipeline.idle()
+        first, second = await outbound_rows(pipeline.database)
+
+    assert [m.id for m in output.received] == [first.id, first.id, second.id]
+    assert [m.id for m in sent] == [first.id, second.id]
+    assert first.sent_at is not None and second.sent_at is not None
+    assert first.sent_at <= second.sent_at
+
+
 async def test_a_permanent_error_fails_that_reply_and_the_next_still_goes(
     sqlite_url: str,
 ) -> None:

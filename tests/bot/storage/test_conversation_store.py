@@ -91,7 +91,7 @@ async def answer(
 ) -> list[int]:
     """Complete the conversation's oldest pending message with ``replies``."""
     pending = await next_pending(store, conversation_id)
-    return await store.complete(pending, outcome(*replies, **extra))
+    return (await store.complete(pending, outcome(*replies, **extra))).reply_ids
 
 
 async def count(database: Database, model: type[Base], *where: Any) -> int:
@@ -242,6 +242,43 @@ async def test_idleness_never_closes_a_handed_off_or_unprocessed_conversation(
     assert await count(database, Conversation, Conversation.closed_at.is_not(None)) == 0
 
 
+async def test_accept_and_complete_hand_over_what_the_worker_and_sender_need_next(
+    store: SqlConversationStore,
+) -> None:
+    first = await store.accept(
+        inbound("m1", text="one", payload="b1", attachments=(Attachment("image", url="u"),))
+    )
+    second = await store.accept(inbound("m2", text="two"))
+    assert first is not None and second is not None
+    # Exactly what reading the inbox back would give, and whether an older message waits.
+    assert (first.earlier_pending, second.earlier_pending) == (False, True)
+    assert first.pending == await store.next_pending(first.conversation_id)
+
+    done = await store.complete(first.pending, outcome("a", "b"))
+
+    assert done.applied and not done.older_queued
+    assert done.next_pending is not None and done.next_pending.message_id == second.message_id
+    assert done.next_pending == await store.next_pending(first.conversation_id)
+    assert done.replies[0] == await store.next_outbound(first.conversation_id)
+    later = await store.complete(done.next_pending, outcome("c"))
+    # The first two replies are still queued: the third must wait for them.
+    assert later.older_queued and later.next_pending is None
+    assert await store.mark_sent(done.replies[0].message.id, Delivery(("p1",))) == done.replies[1]
+    assert await store.mark_sent(done.replies[1].message.id, Delivery(("p2",))) == later.replies[0]
+    assert await store.mark_sent(later.replies[0].message.id, Delivery(("p3",))) is None
+
+
+async def test_accept_after_a_crash_reports_the_message_left_unprocessed(
+    store: SqlConversationStore,
+) -> None:
+    left = await store.accept(inbound("m1"))
+    assert left is not None and not left.earlier_pending
+    # The process died before the worker got to m1; the customer writes again.
+    again = await store.accept(inbound("m2"))
+    assert again is not None and again.earlier_pending
+    assert (await next_pending(store, again.conversation_id)).message_id == left.message_id
+
+
 async def test_next_pending_returns_a_conversations_messages_in_order(
     store: SqlConversationStore,
 ) -> None:
@@ -251,7 +288,7 @@ async def test_next_pending_returns_a_conversations_messages_in_order(
     seen = []
     while (pending := await store.next_pending(conversation_id)) is not None:
         seen.append(pending.text)
-        assert await store.complete(pending, outcome("ok")) != []
+        assert (await store.complete(pending, outcome("ok"))).reply_ids != []
 
     assert seen == ["text 0", "text 1", "text 2"]
     assert await store.pending_conversation_ids([Channel.WEB]) == []
@@ -292,7 +329,7 @@ async def test_complete_applies_the_outcome_atomically_and_only_once(
         decision="handoff",
     )
 
-    reply_ids = await store.complete(pending, result)
+    reply_ids = (await store.complete(pending, result)).reply_ids
 
     assert len(reply_ids) == 2
     message = await get(database, Message, accepted.message_id)
@@ -321,7 +358,8 @@ async def test_complete_applies_the_outcome_atomically_and_only_once(
     assert queued is not None and queued.message.reply.kind == MessageKind.NOTICE
 
     # A second worker finishing the same message changes nothing.
-    assert await store.complete(pending, result) == []
+    again = await store.complete(pending, result)
+    assert (again.applied, again.reply_ids) == (False, [])
     assert await count(database, Message, Message.direction == "out") == 2
     assert await count(database, Handoff) == 1
 
@@ -334,8 +372,8 @@ async def test_a_failing_complete_leaves_no_trace(
     pending = await next_pending(store, accepted.conversation_id)
     queue_replies = store._queue_replies
 
-    async def queue_then_fail(*args: Any) -> list[int]:
-        await queue_replies(*args)  # the replies are flushed to the database...
+    async def queue_then_fail(*args: Any, **kwargs: Any) -> list[int]:
+        await queue_replies(*args, **kwargs)  # the replies are flushed to the database...
         raise RuntimeError("crash")  # ...then the transaction dies
 
     monkeypatch.setattr(store, "_queue_replies", queue_then_fail)
@@ -351,7 +389,7 @@ async def test_a_failing_complete_leaves_no_trace(
     assert conversation.state == ConversationState.BOT.value
     again = await next_pending(store, accepted.conversation_id)
     assert again.message_id == accepted.message_id
-    assert await store.complete(again, outcome("hi")) != []
+    assert (await store.complete(again, outcome("hi"))).reply_ids != []
 
 
 async def test_completing_while_the_same_customer_writes_again_never_deadlocks(
@@ -363,12 +401,12 @@ async def test_completing_while_the_same_customer_writes_again_never_deadlocks(
         pending = await next_pending(store, first.conversation_id)
         # A language change makes complete() update the customer row that accept() updates too.
         language = "en" if pending.customer.language == "it" else "it"
-        accepted, reply_ids = await asyncio.gather(
+        accepted, completed = await asyncio.gather(
             store.accept(inbound(f"m{n}")),
             store.complete(pending, outcome("ok", language=language)),
         )
         assert accepted is not None and accepted.conversation_id == first.conversation_id
-        assert len(reply_ids) == 1
+        assert len(completed.replies) == 1
 
 
 async def test_complete_refuses_an_outcome_decided_on_a_stale_conversation(
@@ -396,7 +434,7 @@ async def test_complete_refuses_an_outcome_decided_on_a_stale_conversation(
         accepted.message_id,
         ConversationState.AGENT,
     )
-    assert await store.complete(again, outcome(state=ConversationState.AGENT)) == []
+    assert (await store.complete(again, outcome(state=ConversationState.AGENT))).reply_ids == []
     assert await store.next_pending(accepted.conversation_id) is None
 
 
@@ -592,7 +630,7 @@ async def test_timestamps_come_back_aware_utc(
     accepted = await store.accept(inbound("m1"))
     assert accepted is not None
     pending = await next_pending(store, accepted.conversation_id)
-    (reply_id,) = await store.complete(pending, outcome("hi"))
+    (reply_id,) = (await store.complete(pending, outcome("hi"))).reply_ids
     rome = timezone(timedelta(hours=2))
     retry_at = datetime(2030, 5, 1, 12, 30, 15, 123456, tzinfo=rome)
     await store.mark_retry(reply_id, next_attempt_at=retry_at, code=None, detail="")
