@@ -48,6 +48,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
+def port_is_free(host: str, port: int) -> bool:
+    """Whether a server could listen on ``host:port`` now (TIME_WAIT leftovers do not count)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
 def rasa_run_command(executable: Path, model: Path, host: str, port: int) -> list[str]:
     """The ``rasa run`` command line that serves ``model`` with the HTTP API on ``host:port``."""
     return [
@@ -142,6 +153,13 @@ class RasaServer:
             raise FileNotFoundError(f"no NLU model at {self._model}; run `carebot nlu train` first")
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
         attempts = 1 if self._requested_port is not None else _PORT_ATTEMPTS
+        if self._requested_port is not None and not port_is_free(self._host, self._requested_port):
+            # Checked first: the readiness probe would otherwise take the other server's answer
+            # for ours.
+            raise RasaServerError(
+                f"{self._host}:{self._requested_port} is already in use; is another Rasa server "
+                "running? Stop it or choose another port"
+            )
         for attempt in range(1, attempts + 1):
             port = self._requested_port or free_port(self._host)
             try:
@@ -181,7 +199,7 @@ class RasaServer:
         with self._log_path.open("ab") as log:
             log_offset = log.tell()
             header = f"=== {time.strftime('%Y-%m-%d %H:%M:%S')} rasa run on {self._host}:{port} "
-            log.write(f"{header}model {self._model}\n".encode())
+            log.write(f"\n{header}model {self._model}\n".encode())  # after any unended line
             log.flush()
             # The child inherits its own copy of the descriptor; ours can close right away.
             process = await asyncio.create_subprocess_exec(
@@ -212,7 +230,7 @@ class RasaServer:
         exited = asyncio.ensure_future(process.wait())
         try:
             async with RasaNluClient(self.url, timeout=2.0, retries=0) as probe:
-                while not await probe.ready():
+                while exited.done() or not await probe.ready():
                     if exited.done():
                         tail = self._log_tail(log_offset)
                         if any("address already in use" in line.lower() for line in tail):

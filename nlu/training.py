@@ -30,6 +30,7 @@ from nlu.rasa_runtime import (
 )
 
 __all__ = [
+    "KEEP_MODELS",
     "STAGE_DONE",
     "STAGE_STARTING",
     "STAGE_UP_TO_DATE",
@@ -60,6 +61,8 @@ _TEMP_PREFIX = ".training-"
 _STALE_TEMP_AGE_S = 6 * 3600
 _TAIL_LINES = 30
 _TERMINATE_GRACE_S = 5.0
+#: Models kept in ``models_dir``: the project's and the held-out test's, plus a few to go back to.
+KEEP_MODELS = 5
 
 _COMPONENT_START = re.compile(r"Starting to train component '(?P<name>[^']+)'")
 _EPOCHS = re.compile(r"Epochs:\s*\d+%\|[^|]*\|\s*(?P<done>\d+)/(?P<total>\d+)")
@@ -163,6 +166,7 @@ async def ensure_trained(
     report = progress or _no_progress
     if target.is_file() and not force:
         logger.info("NLU model %s is up to date", target)
+        _mark_used(target)
         report(STAGE_UP_TO_DATE, 1.0)
         return target
 
@@ -193,10 +197,32 @@ async def ensure_trained(
             raise TrainingFailed("Rasa finished without writing a model:", tail)
         os.replace(produced, target)
         logger.info("trained %s in %.0f s", target, time.monotonic() - started)
+        _prune_models(models_dir, keep=KEEP_MODELS)
         report(STAGE_DONE, 1.0)
         return target
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _mark_used(model: Path) -> None:
+    """Touch a reused model, so that pruning takes its mtime for "last used"."""
+    with contextlib.suppress(OSError):
+        os.utime(model)
+
+
+def _prune_models(models_dir: Path, *, keep: int) -> None:
+    """Delete all but the ``keep`` most recently used models (each is tens of megabytes).
+
+    Every edit of the training data makes a new model, so without pruning ``var/models`` grows by
+    one archive per edit. A deleted model that is needed again is simply retrained.
+    """
+    models = sorted(
+        models_dir.glob(f"{_MODEL_PREFIX}*.tar.gz"), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    for old in models[keep:]:
+        logger.info("removing old NLU model %s", old)
+        with contextlib.suppress(OSError):
+            old.unlink()
 
 
 def _snapshot(project: Path, data_dir: Path, destination: Path) -> Path:

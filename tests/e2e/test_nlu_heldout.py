@@ -24,9 +24,8 @@ import yaml
 from bot.messages import NluResult
 from bot.settings import Behaviour, load_behaviour
 from nlu.rasa_client import FAQ_RETRIEVAL_INTENT, RasaNluClient
-from nlu.rasa_server import RasaServer, RasaServerError
 from nlu.training import training_data_files
-from tests.conftest import ROOT, rasa_paths, train_for_tests
+from tests.fixtures.rasa import NLU_PROJECT, ROOT, serve_for_tests, train_for_tests
 
 pytestmark = pytest.mark.rasa
 
@@ -117,7 +116,7 @@ def split_training_data(data_dir: Path, out_dir: Path) -> list[HeldOut]:
 @pytest.fixture(scope="module")
 def held_out_split(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[HeldOut]]:
     data_dir = tmp_path_factory.mktemp("heldout-data")
-    held_out = split_training_data(rasa_paths().nlu_project / "data", data_dir)
+    held_out = split_training_data(NLU_PROJECT / "data", data_dir)
     assert held_out, "no FAQ examples found in nlu/data"
     return data_dir, held_out
 
@@ -129,12 +128,8 @@ async def held_out_url(
     """A second Rasa server, serving the model trained on the 80 % (cached in var/models)."""
     data_dir, _ = held_out_split
     model = await train_for_tests(pytestconfig, "held-out", data_dir=data_dir)
-    log_path = ROOT / "var/log/rasa-heldout.log"
-    try:
-        async with RasaServer(model, rasa_paths().rasa_venv, log_path=log_path) as server:
-            yield server.url
-    except RasaServerError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    async with serve_for_tests(model, "rasa-heldout.log") as url:
+        yield url
 
 
 async def test_held_out_faq_accuracy_per_language(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +21,10 @@ import aiohttp
 from nlu.rasa_runtime import rasa_environment, rasa_executable
 from nlu.rasa_server import RasaServer, free_port, rasa_run_command
 from nlu.training import ensure_trained
-from tests.conftest import ROOT, rasa_paths
+from tests.fixtures.rasa import LOG_DIR, MODELS_DIR, NLU_PROJECT, RASA_VENV
 
 RECORDED = Path(__file__).parent / "recorded"
-LOG_PATH = ROOT / "var/log/rasa-record.log"
+LOG_PATH = LOG_DIR / "rasa-record.log"
 PARSED = {
     "parse_faq_en": "how much does shipping cost?",
     "parse_faq_it": "quanto costa la spedizione in Italia?",
@@ -43,11 +44,10 @@ def save(name: str, method: str, path: str, request: Any, status: int, body: Any
 
 
 async def record() -> None:
-    paths = rasa_paths()
-    model = await ensure_trained(paths.nlu_project, paths.models_dir, paths.rasa_venv)
+    model = await ensure_trained(NLU_PROJECT, MODELS_DIR, RASA_VENV)
     RECORDED.mkdir(exist_ok=True)
     async with (
-        RasaServer(model, paths.rasa_venv, log_path=LOG_PATH) as server,
+        RasaServer(model, RASA_VENV, log_path=LOG_PATH) as server,
         aiohttp.ClientSession() as http,
     ):
         for name, text in PARSED.items():
@@ -56,7 +56,7 @@ async def record() -> None:
                 save(name, "POST", "/model/parse", request, response.status, await response.json())
         async with http.get(f"{server.url}/status") as response:
             save("status_ready", "GET", "/status", None, response.status, await response.json())
-    await record_status_without_model(paths.rasa_venv)
+    await record_status_without_model(RASA_VENV)
 
 
 async def record_status_without_model(rasa_venv: Path) -> None:
@@ -65,12 +65,18 @@ async def record_status_without_model(rasa_venv: Path) -> None:
     :class:`RasaServer` rightly refuses a missing model and waits for a loaded one, so this drives
     the same command line by hand.
     """
-    missing = ROOT / "var/models/no-such-model.tar.gz"
+    missing = MODELS_DIR / "no-such-model.tar.gz"
     port = free_port()
     command = rasa_run_command(rasa_executable(rasa_venv), missing, "127.0.0.1", port)
+    # Rasa creates ./models when it finds no model: give it a directory of its own.
+    workdir = tempfile.TemporaryDirectory(prefix="rasa-no-model-")
     with LOG_PATH.open("ab") as log:
         process = await asyncio.create_subprocess_exec(
-            *command, env=rasa_environment(), stdout=log, stderr=asyncio.subprocess.STDOUT
+            *command,
+            cwd=workdir.name,
+            env=rasa_environment(),
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
         )
     try:
         async with aiohttp.ClientSession() as http:
@@ -86,6 +92,7 @@ async def record_status_without_model(rasa_venv: Path) -> None:
     finally:
         process.terminate()
         await process.wait()
+        workdir.cleanup()
 
 
 if __name__ == "__main__":

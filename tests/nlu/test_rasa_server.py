@@ -152,6 +152,19 @@ async def test_missing_venv_and_missing_model_are_clear(
         await RasaServer(tmp_path / "missing.tar.gz", venv).start()
 
 
+async def test_a_port_in_use_is_refused_before_starting(
+    venv: Path, model: Path, tmp_path: Path
+) -> None:
+    with socket.socket() as other_server:
+        other_server.bind(("127.0.0.1", 0))
+        other_server.listen()
+        port = other_server.getsockname()[1]
+        server = RasaServer(model, venv, port=port, log_path=tmp_path / "rasa.log")
+        with pytest.raises(RasaServerError, match="already in use"):
+            await server.start()
+    assert server.pid is None
+
+
 def test_free_port_is_bindable() -> None:
     port = free_port()
     with socket.socket() as probe:

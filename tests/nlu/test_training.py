@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from nlu.training import (
+    KEEP_MODELS,
     STAGE_DONE,
     STAGE_STARTING,
     STAGE_UP_TO_DATE,
@@ -235,6 +236,28 @@ async def test_data_edited_during_training_does_not_mislabel_the_model(
     assert trained == model_path(tmp_path / "models", before)
     assert trained.read_text() == original  # the model holds the data its name says
     assert training_fingerprint(project) != before  # and the next run trains the edited data
+
+
+async def test_training_keeps_only_the_most_recently_used_models(
+    project: Path, tmp_path: Path
+) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    others = [models / f"nlu-{i:016x}.tar.gz" for i in range(KEEP_MODELS)]
+    for age, path in enumerate(others):  # others[0] is the oldest
+        path.write_bytes(b"older model")
+        os.utime(path, (1000 + age, 1000 + age))
+    reused = model_path(models, training_fingerprint(project))
+    reused.write_bytes(b"trained long ago")
+    os.utime(reused, (1, 1))  # the oldest of all, until it is used again
+    assert await ensure_trained(project, models, tmp_path / "no-such-venv") == reused
+    (project / "config.yml").write_text("language: xx\npipeline: [changed]\n")
+
+    trained = await ensure_trained(project, models, fake_rasa_venv(tmp_path, SUCCESSFUL_TRAINING))
+
+    kept = {path.name for path in models.iterdir()}
+    assert kept == {trained.name, reused.name} | {path.name for path in others[2:]}
+    assert len(kept) == KEEP_MODELS
 
 
 async def test_failed_training_reports_the_tail_and_leaves_no_model(
