@@ -89,7 +89,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         from bot.logging_setup import configure_logging
 
-        configure_logging(settings.log_level, settings.log_format)
+        level = settings.log_level
+        if args.command == "shell" and "log_level" not in settings.model_fields_set:
+            level = "WARNING"  # the terminal is the chat: keep routine log lines out of it
+        configure_logging(level, settings.log_format)
         handler = _HANDLERS[_command_key(args)]
         return handler(args, settings)
     except (UsageError, ConfigError, CatalogError) as exc:

@@ -60,7 +60,11 @@ async def run_shell(
     stdin: TextIO | None = None,
     prompt: bool = True,
 ) -> None:
-    """Read lines until end of input or ``/exit``; after each, wait until the bot has answered."""
+    """Read lines until end of input or ``/exit``; after each, wait until the bot has answered.
+
+    Each run is a new customer (``user@session``): a terminal session is a fresh conversation, so a
+    conversation handed to a person in an earlier run does not leave the bot silent in this one.
+    """
     source = stdin or sys.stdin
     session = uuid.uuid4().hex[:8]
     counter = 0
@@ -79,7 +83,7 @@ async def run_shell(
         await sink.accept(
             InboundMessage(
                 channel=Channel.SHELL,
-                sender_id=user,
+                sender_id=f"{user}@{session}",
                 message_id=f"{session}-{counter}",
                 text=text,
                 received_at=datetime.now(UTC),
