@@ -19,17 +19,13 @@ cannot be started, 1 when the gateway itself does not start.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import json
 import os
 import resource
-import signal
 import sys
 import tempfile
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -42,6 +38,7 @@ if str(ROOT) not in sys.path:
 
 import aiohttp  # noqa: E402
 
+from bench.command_main import run_command  # noqa: E402
 from bench.gateway_process import GatewayProcess, GatewayStartError  # noqa: E402
 from bench.load_drivers import RunResult, chat_load, parse_load  # noqa: E402
 from bench.process_stats import Latencies, ProcessSampler  # noqa: E402
@@ -427,30 +424,7 @@ def render_table(report: Report) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_arguments(argv)
-    try:
-        report = asyncio.run(_main(args))
-    except BenchError as exc:
-        print(f"nlu_path: error: {exc}", file=sys.stderr)
-        return exc.code
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("nlu_path: interrupted; everything it started is stopped", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    print(json.dumps(asdict(report)) if args.json else render_table(report))
-    return 0
-
-
-async def _main(args: argparse.Namespace) -> Report:
-    """The run, cancelled by SIGTERM as by Ctrl-C, so that either way its clean-up runs."""
-    task = asyncio.current_task()
-    assert task is not None
-    loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGTERM, task.cancel)
-    try:
-        return await run(args)
-    finally:
-        with contextlib.suppress(Exception):
-            loop.remove_signal_handler(signal.SIGTERM)
+    return run_command("nlu_path", parse_arguments(argv), run, render_table)
 
 
 if __name__ == "__main__":

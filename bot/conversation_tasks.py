@@ -114,3 +114,19 @@ class ConversationTasks:
         """Wait until no drain runs (tests and graceful shutdown)."""
         while self._running:
             await asyncio.gather(*list(self._running.values()), return_exceptions=True)
+
+
+async def sweep_forever(sweep: Callable[[], Awaitable[object]], interval: float, name: str) -> None:
+    """Call ``sweep`` now and every ``interval`` seconds until cancelled.
+
+    The sweep is the recovery path (work stored before a restart, retries due, other processes'
+    leftovers), so one failure is logged and retried at the next interval, never fatal.
+    """
+    while True:
+        try:
+            await sweep()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s sweep failed; retrying", name)
+        await asyncio.sleep(interval)

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 
 from bot import log_context, telemetry
-from bot.conversation_tasks import ConversationTasks
+from bot.conversation_tasks import ConversationTasks, sweep_forever
 from bot.engine import ConversationEngine, HandoffReason, Outcome, PendingInbound
 from bot.interfaces import MessageSink
 from bot.messages import Channel, ConversationState, InboundMessage, MessageKind, Reply
@@ -88,15 +88,12 @@ class InboxWorker:
 
     async def run(self) -> None:
         """Sweep now and then forever (cancel to stop); wake-ups do the rest."""
-        while True:
-            try:
-                await self.sweep()
-                await self._store.close_idle()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("inbox sweep failed; retrying")
-            await asyncio.sleep(self._sweep_interval)
+
+        async def sweep_and_close_idle() -> None:
+            await self.sweep()
+            await self._store.close_idle()
+
+        await sweep_forever(sweep_and_close_idle, self._sweep_interval, "inbox")
 
     async def close(self) -> None:
         await self._tasks.close()

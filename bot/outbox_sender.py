@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 from bot import log_context, telemetry
-from bot.conversation_tasks import ConversationTasks
+from bot.conversation_tasks import ConversationTasks, sweep_forever
 from bot.interfaces import DeliveryError, OutputChannel
 from bot.messages import Channel, MessageKind
 from bot.settings import SenderBehaviour
@@ -83,14 +83,8 @@ class OutboxSender:
         return len(ids)
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("outbox sweep failed; retrying")
-            await asyncio.sleep(self._sweep_interval)
+        """Sweep now and then forever (cancel to stop); wake-ups do the rest."""
+        await sweep_forever(self.sweep, self._sweep_interval, "outbox")
 
     async def close(self) -> None:
         for timer in self._timers.values():

@@ -31,8 +31,6 @@ from channels.webchat.routes import WebChat
 
 log = logging.getLogger(__name__)
 
-Lifecycle = Callable[[], AsyncIterator[None]]
-
 
 class ChannelCore(MessageSink, TranscriptSource, DeliveryReceiptSink, ReachabilitySink):
     """Everything a channel adapter may ask of the core (implemented by the running app)."""
