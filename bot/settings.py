@@ -88,6 +88,26 @@ class WorkerBehaviour(_Strict):
     sweep_interval: Duration = timedelta(seconds=2)
 
 
+# Every text the engine may say; a behaviour file must define each, in every language.
+REQUIRED_TEXTS = (
+    "greet",
+    "goodbye",
+    "thanks",
+    "bot_challenge",
+    "how_can_i_help",
+    "rephrase",
+    "out_of_scope",
+    "offer_human",
+    "sorry_offer_human",
+    "offer_declined",
+    "choice_yes",
+    "choice_no",
+    "handoff_requested",
+    "nlu_unavailable",
+    "text_only",
+)
+
+
 class Behaviour(_Strict):
     """Everything about how the bot behaves, loaded from ``config/carebot.yml``."""
 
@@ -106,6 +126,9 @@ class Behaviour(_Strict):
     def _languages_covered(self) -> Behaviour:
         if self.default_language not in self.languages:
             raise ValueError(f"default_language {self.default_language!r} is not among languages")
+        missing_texts = [key for key in REQUIRED_TEXTS if key not in self.texts]
+        if missing_texts:
+            raise ValueError(f"texts: missing {', '.join(missing_texts)} (see config/carebot.yml)")
         for key, by_language in self.texts.items():
             missing = [lang for lang in self.languages if lang not in by_language]
             if missing:

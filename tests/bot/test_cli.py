@@ -93,6 +93,13 @@ def test_unknown_key_in_the_behaviour_file(tmp_path: Path) -> None:
     assert_one_line_error(result, contains="treshold")
 
 
+def test_behaviour_file_without_the_bot_texts(tmp_path: Path) -> None:
+    config = tmp_path / "carebot.yml"
+    config.write_text("languages: [en]\ndefault_language: en\n")
+    result = carebot("shell", env={"CAREBOT_CONFIG": str(config)}, stdin="")
+    assert_one_line_error(result, contains="texts: missing greet")
+
+
 def test_missing_behaviour_file(tmp_path: Path) -> None:
     result = carebot("shell", env={"CAREBOT_CONFIG": str(tmp_path / "nope.yml")}, stdin="")
     assert_one_line_error(result, contains="not found")

@@ -59,9 +59,8 @@ class HeldOut:
 
 
 def behaviour() -> Behaviour:
-    """The thresholds the bot really uses: ``config/carebot.yml`` if present, else the defaults."""
-    path = ROOT / "config" / "carebot.yml"
-    return load_behaviour(path) if path.is_file() else Behaviour()
+    """The thresholds the bot really uses: the shipped ``config/carebot.yml``."""
+    return load_behaviour(ROOT / "config" / "carebot.yml")
 
 
 def is_answerable_faq(result: NluResult, thresholds: Behaviour) -> bool:
