@@ -18,9 +18,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Exists, exists, func, insert, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Exists,
+    bindparam,
+    exists,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from bot.engine import ConversationSnapshot, CustomerSnapshot, Outcome, PendingInbound
 from bot.messages import (
@@ -109,7 +120,12 @@ class _Duplicate(Exception):
 
 
 class SqlConversationStore:
-    """Inbox, outbox and conversation state over SQLAlchemy async (see the module docstring)."""
+    """Inbox, outbox and conversation state over SQLAlchemy (see the module docstring).
+
+    The write transactions are synchronous functions over a ``Connection`` that
+    :meth:`Database.run_write` runs in one trip (see :mod:`bot.storage.database`); their statements
+    are built once here, with bound parameters, and only their parameters change per call.
+    """
 
     def __init__(
         self, database: Database, *, inactivity_close: timedelta = timedelta(hours=2)
@@ -118,6 +134,115 @@ class SqlConversationStore:
         self._inactivity_close = inactivity_close
         self._insert = (
             sqlite.insert if database.writer.dialect.name == "sqlite" else postgresql.insert
+        )
+        self._build_statements()
+
+    def _build_statements(self) -> None:
+        customer = self._insert(Customer)
+        excluded = customer.excluded
+        self._upsert_customer = customer.on_conflict_do_update(
+            index_elements=["channel", "platform_id"],
+            set_={
+                "display_name": func.coalesce(excluded.display_name, Customer.display_name),
+                "language_hint": func.coalesce(excluded.language_hint, Customer.language_hint),
+                "last_inbound_at": excluded.last_inbound_at,
+                "updated_at": excluded.updated_at,
+            },
+        ).returning(*_CUSTOMER_COLUMNS)
+        self._open_conversation_of = select(
+            Conversation.id, Conversation.state, Conversation.updated_at
+        ).where(
+            Conversation.customer_id == bindparam("b_customer"), Conversation.closed_at.is_(None)
+        )
+        self._touch_conversation = (
+            update(Conversation)
+            .where(Conversation.id == bindparam("b_conversation"))
+            .returning(*_CONVERSATION_COLUMNS)
+        )
+        self._touch_open_conversation = (
+            update(Conversation)
+            .where(
+                Conversation.customer_id == bindparam("b_customer"),
+                Conversation.closed_at.is_(None),
+            )
+            .returning(*_CONVERSATION_COLUMNS)
+        )
+        self._insert_conversation = (
+            self._insert(Conversation)
+            .on_conflict_do_nothing(
+                index_elements=["customer_id"], index_where=Conversation.closed_at.is_(None)
+            )
+            .returning(*_CONVERSATION_COLUMNS)
+        )
+        self._insert_inbound = (
+            self._insert(Message)
+            .on_conflict_do_nothing(
+                index_elements=["channel", "platform_message_id"],
+                # A literal, not a bound parameter: PostgreSQL cannot match a partial index to a
+                # predicate with a parameter once it plans the prepared statement generically.
+                index_where=text("direction = 'in'"),
+            )
+            .returning(Message.id)
+        )
+        self._unprocessed_in = select(
+            _unprocessed(Message.conversation_id == bindparam("b_conversation"))
+        )
+        self._unprocessed_before = select(
+            _unprocessed(
+                Message.conversation_id == bindparam("b_conversation"),
+                Message.id < bindparam("b_message"),
+            )
+        )
+        self._mark_processed = update(Message).where(
+            Message.id == bindparam("b_message"), Message.processed_at.is_(None)
+        )
+        self._customer_reachability = select(
+            Customer.unreachable_at, Customer.last_inbound_at
+        ).where(Customer.id == bindparam("b_customer"))
+        self._set_customer_language = (
+            update(Customer)
+            .where(Customer.id == bindparam("b_customer"))
+            .returning(Customer.unreachable_at, Customer.last_inbound_at)
+        )
+        seen = (
+            Conversation.id == bindparam("b_conversation"),
+            Conversation.state == bindparam("b_state"),
+            Conversation.fallback_streak == bindparam("b_streak"),
+        )
+        self._update_conversation_not_awaiting = update(Conversation).where(
+            *seen, Conversation.awaiting.is_(None)
+        )
+        self._update_conversation_awaiting = update(Conversation).where(
+            *seen, Conversation.awaiting == bindparam("b_awaiting")
+        )
+        self._insert_reply = insert(Message).returning(Message.id)
+        self._insert_handoff = insert(Handoff)
+        self._queued_before = select(
+            _queued_exists(
+                Message.conversation_id == bindparam("b_conversation"),
+                Message.id < bindparam("b_message"),
+            )
+        )
+        self._mark_sent = (
+            update(Message)
+            .where(Message.id == bindparam("b_message"))
+            .values(attempts=Message.attempts + 1)
+            .returning(Message.channel, Message.conversation_id)
+        )
+        self._insert_receipts = self._insert(MessageReceipt).on_conflict_do_nothing()
+        self._mark_counted = (
+            update(Message)
+            .where(Message.id == bindparam("b_message"))
+            .values(attempts=Message.attempts + 1)
+            .returning(Message.conversation_id)
+        )
+        self._mark_uncounted = (
+            update(Message)
+            .where(Message.id == bindparam("b_message"))
+            .returning(Message.conversation_id)
+        )
+        self._mark_unreachable = update(Customer).where(
+            Customer.id == bindparam("b_customer"), Customer.unreachable_at.is_(None)
         )
 
     # ------------------------------------------------------------------------------ inbox
@@ -129,17 +254,29 @@ class SqlConversationStore:
         platform's message id, and then the whole transaction (customer, conversation) rolls back.
         """
         try:
-            async with self._db.write() as session:
-                return await self._accept(session, message)
+            return await self._db.run_write(lambda connection: self._accept(connection, message))
         except _Duplicate:
             return None
 
-    async def _accept(self, session: AsyncSession, message: InboundMessage) -> Accepted:
+    def _accept(self, connection: Connection, message: InboundMessage) -> Accepted:
         now = utcnow()
-        customer = await self._upsert_customer(session, message, now)
-        conversation, fresh = await self._open_conversation(
-            session, customer.id, message.channel, now
+        customer = _customer_snapshot(
+            connection.execute(
+                self._upsert_customer,
+                {
+                    "channel": message.channel.value,
+                    "platform_id": message.sender_id,
+                    "display_name": message.sender_name,
+                    "language_hint": message.language_hint,
+                    "last_inbound_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+            .mappings()
+            .one()
         )
+        conversation, fresh = self._open_conversation(connection, customer.id, message.channel, now)
         payload: dict[str, Any] = {}
         if message.payload:
             payload["button"] = message.payload
@@ -147,40 +284,29 @@ class SqlConversationStore:
             payload["attachments"] = [_attachment_json(a) for a in message.attachments]
         if message.received_at:
             payload["platform_time"] = message.received_at.isoformat()
-        inserted = await session.execute(
-            self._insert(Message)
-            .values(
-                conversation_id=conversation.id,
-                customer_id=customer.id,
-                channel=message.channel.value,
-                direction="in",
-                author=Author.CUSTOMER.value,
-                kind=MessageKind.TEXT.value,
-                text=message.text,
-                payload=payload or None,
-                platform_message_id=message.message_id,
-                created_at=now,
-                attempts=0,
-            )
-            .on_conflict_do_nothing(
-                index_elements=["channel", "platform_message_id"],
-                # A literal, not a bound parameter: PostgreSQL cannot match a partial index to a
-                # predicate with a parameter once it plans the prepared statement generically.
-                index_where=text("direction = 'in'"),
-            )
-            .returning(Message.id)
-        )
-        message_id = inserted.scalar_one_or_none()
+        message_id = connection.execute(
+            self._insert_inbound,
+            {
+                "conversation_id": conversation.id,
+                "customer_id": customer.id,
+                "channel": message.channel.value,
+                "direction": "in",
+                "author": Author.CUSTOMER.value,
+                "kind": MessageKind.TEXT.value,
+                "text": message.text,
+                "payload": payload or None,
+                "platform_message_id": message.message_id,
+                "created_at": now,
+                "attempts": 0,
+            },
+        ).scalar_one_or_none()
         if message_id is None:
             raise _Duplicate  # a concurrent delivery of the same message won; roll everything back
         # A conversation opened by this transaction has no older messages to wait for.
         earlier = not fresh and bool(
-            await session.scalar(
-                select(
-                    _unprocessed(
-                        Message.conversation_id == conversation.id, Message.id < message_id
-                    )
-                )
+            connection.scalar(
+                self._unprocessed_before,
+                {"b_conversation": conversation.id, "b_message": message_id},
             )
         )
         pending = PendingInbound(
@@ -194,85 +320,43 @@ class SqlConversationStore:
         )
         return Accepted(message_id, conversation.id, customer.id, pending, earlier)
 
-    async def _upsert_customer(
-        self, session: AsyncSession, message: InboundMessage, now: datetime
-    ) -> CustomerSnapshot:
-        insert = self._insert(Customer).values(
-            channel=message.channel.value,
-            platform_id=message.sender_id,
-            display_name=message.sender_name,
-            language_hint=message.language_hint,
-            last_inbound_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-        excluded = insert.excluded
-        statement = insert.on_conflict_do_update(
-            index_elements=["channel", "platform_id"],
-            set_={
-                "display_name": func.coalesce(excluded.display_name, Customer.display_name),
-                "language_hint": func.coalesce(excluded.language_hint, Customer.language_hint),
-                "last_inbound_at": excluded.last_inbound_at,
-                "updated_at": excluded.updated_at,
-            },
-        ).returning(*_CUSTOMER_COLUMNS)
-        return _customer_snapshot((await session.execute(statement)).mappings().one())
-
-    async def _open_conversation(
-        self, session: AsyncSession, customer_id: int, channel: Channel, now: datetime
+    def _open_conversation(
+        self, connection: Connection, customer_id: int, channel: Channel, now: datetime
     ) -> tuple[ConversationSnapshot, bool]:
         """The customer's open conversation (touched), and whether this transaction opened it."""
-        row = (
-            await session.execute(
-                select(Conversation.id, Conversation.state, Conversation.updated_at).where(
-                    Conversation.customer_id == customer_id, Conversation.closed_at.is_(None)
-                )
-            )
-        ).first()
+        row = connection.execute(self._open_conversation_of, {"b_customer": customer_id}).first()
         if row is not None:
             idle = (
                 row.state == ConversationState.BOT.value
                 and now - row.updated_at > self._inactivity_close
                 # Messages still waiting for the worker belong to this conversation: a new message
                 # must queue behind them, not overtake them in a conversation of its own.
-                and not await session.scalar(
-                    select(_unprocessed(Message.conversation_id == row.id))
-                )
+                and not connection.scalar(self._unprocessed_in, {"b_conversation": row.id})
             )
             if not idle:
                 # The row as it is once locked, so as it stays until this transaction commits.
-                touched = await session.execute(
-                    update(Conversation)
-                    .where(Conversation.id == row.id)
-                    .values(updated_at=now)
-                    .returning(*_CONVERSATION_COLUMNS)
+                touched = connection.execute(
+                    self._touch_conversation, {"b_conversation": row.id, "updated_at": now}
                 )
                 return _conversation_snapshot(touched.mappings().one()), False
-            await self._close(session, [row.id], now, "inactive")
-        inserted = await session.execute(
-            self._insert(Conversation)
-            .values(
-                customer_id=customer_id,
-                channel=channel.value,
-                state=ConversationState.BOT.value,
-                fallback_streak=0,
-                created_at=now,
-                updated_at=now,
-            )
-            .on_conflict_do_nothing(
-                index_elements=["customer_id"], index_where=Conversation.closed_at.is_(None)
-            )
-            .returning(*_CONVERSATION_COLUMNS)
+            _close(connection, [row.id], now, "inactive")
+        inserted = connection.execute(
+            self._insert_conversation,
+            {
+                "customer_id": customer_id,
+                "channel": channel.value,
+                "state": ConversationState.BOT.value,
+                "fallback_streak": 0,
+                "created_at": now,
+                "updated_at": now,
+            },
         )
         opened = inserted.mappings().one_or_none()
         if opened is not None:
             return _conversation_snapshot(opened), True
         # Opened concurrently by another transaction: touch it, as above.
-        touched = await session.execute(
-            update(Conversation)
-            .where(Conversation.customer_id == customer_id, Conversation.closed_at.is_(None))
-            .values(updated_at=now)
-            .returning(*_CONVERSATION_COLUMNS)
+        touched = connection.execute(
+            self._touch_open_conversation, {"b_customer": customer_id, "updated_at": now}
         )
         return _conversation_snapshot(touched.mappings().one()), False
 
@@ -294,7 +378,7 @@ class SqlConversationStore:
     async def next_pending(self, conversation_id: int) -> PendingInbound | None:
         """The oldest unprocessed customer message of a conversation, with its context."""
         async with self._db.read() as session:
-            return await _next_pending(session, conversation_id)
+            return await session.run_sync(lambda s: _next_pending(s.connection(), conversation_id))
 
     async def complete(self, pending: PendingInbound, outcome: Outcome) -> Completed:
         """Apply ``outcome`` atomically; returns the queued replies and what comes next.
@@ -302,95 +386,97 @@ class SqlConversationStore:
         Raises:
             StaleConversation: the conversation is no longer as ``pending`` saw it; nothing changed.
         """
+        return await self._db.run_write(
+            lambda connection: self._complete(connection, pending, outcome)
+        )
+
+    def _complete(
+        self, connection: Connection, pending: PendingInbound, outcome: Outcome
+    ) -> Completed:
         now = utcnow()
         nlu = outcome.nlu
         seen = pending.conversation
-        async with self._db.write() as session:
-            marked = await session.execute(
-                update(Message)
-                .where(Message.id == pending.message_id, Message.processed_at.is_(None))
-                .values(
-                    processed_at=now,
-                    language=outcome.language,
-                    intent=nlu.intent if nlu else None,
-                    intent_confidence=nlu.confidence if nlu else None,
-                    faq_key=nlu.faq_key if nlu else None,
-                    faq_confidence=nlu.faq_confidence if nlu else None,
-                )
+        marked = connection.execute(
+            self._mark_processed,
+            {
+                "b_message": pending.message_id,
+                "processed_at": now,
+                "language": outcome.language,
+                "intent": nlu.intent if nlu else None,
+                "intent_confidence": nlu.confidence if nlu else None,
+                "faq_key": nlu.faq_key if nlu else None,
+                "faq_confidence": nlu.faq_confidence if nlu else None,
+            },
+        )
+        if marked.rowcount == 0:
+            # Another worker finished it first.
+            return Completed(False, next_pending=_next_pending(connection, seen.id))
+        # Rows are locked customer first, conversation second, as accept() does; the other
+        # order deadlocks on PostgreSQL against a message from the same customer arriving now.
+        if pending.customer.language != outcome.language:
+            customer = connection.execute(
+                self._set_customer_language,
+                {
+                    "b_customer": pending.customer.id,
+                    "language": outcome.language,
+                    "updated_at": now,
+                },
             )
-            if marked.rowcount == 0:  # type: ignore[attr-defined]
-                # Another worker finished it first.
-                return Completed(False, next_pending=await _next_pending(session, seen.id))
-            # Rows are locked customer first, conversation second, as accept() does; the other
-            # order deadlocks on PostgreSQL against a message from the same customer arriving now.
-            customer_columns = (Customer.unreachable_at, Customer.last_inbound_at)
-            if pending.customer.language != outcome.language:
-                customer = await session.execute(
-                    update(Customer)
-                    .where(Customer.id == pending.customer.id)
-                    .values(language=outcome.language, updated_at=now)
-                    .returning(*customer_columns)
-                )
-            else:
-                customer = await session.execute(
-                    select(*customer_columns).where(Customer.id == pending.customer.id)
-                )
-            reachability = customer.one()
-            # Only onto the state the engine decided on: an agent who claimed the conversation
-            # meanwhile must not be overwritten by a bot answer decided for a bot conversation.
-            changed = await session.execute(
-                update(Conversation)
-                .where(
-                    Conversation.id == seen.id,
-                    Conversation.state == seen.state.value,
-                    Conversation.fallback_streak == seen.fallback_streak,
-                    Conversation.awaiting.is_(None)
-                    if seen.awaiting is None
-                    else Conversation.awaiting == seen.awaiting,
-                )
-                .values(
-                    state=outcome.state.value,
-                    language=outcome.language,
-                    fallback_streak=outcome.fallback_streak,
-                    awaiting=outcome.awaiting,
-                    updated_at=now,
-                )
+        else:
+            customer = connection.execute(
+                self._customer_reachability, {"b_customer": pending.customer.id}
             )
-            if changed.rowcount == 0:  # type: ignore[attr-defined]
-                raise StaleConversation(f"conversation {seen.id} changed")  # rolls back the marking
-            replies = await self._queue_replies(
-                session,
-                pending,
-                outcome,
-                now,
-                unreachable=reachability.unreachable_at is not None,
-                last_inbound_at=reachability.last_inbound_at,
+        reachability = customer.one()
+        # Only onto the state the engine decided on: an agent who claimed the conversation
+        # meanwhile must not be overwritten by a bot answer decided for a bot conversation.
+        changed = connection.execute(
+            self._update_conversation_not_awaiting
+            if seen.awaiting is None
+            else self._update_conversation_awaiting,
+            {
+                "b_conversation": seen.id,
+                "b_state": seen.state.value,
+                "b_streak": seen.fallback_streak,
+                **({} if seen.awaiting is None else {"b_awaiting": seen.awaiting}),
+                "state": outcome.state.value,
+                "language": outcome.language,
+                "fallback_streak": outcome.fallback_streak,
+                "awaiting": outcome.awaiting,
+                "updated_at": now,
+            },
+        )
+        if changed.rowcount == 0:
+            raise StaleConversation(f"conversation {seen.id} changed")  # rolls back the marking
+        replies = self._queue_replies(
+            connection,
+            pending,
+            outcome,
+            now,
+            unreachable=reachability.unreachable_at is not None,
+            last_inbound_at=reachability.last_inbound_at,
+        )
+        if outcome.handoff_reason:
+            connection.execute(
+                self._insert_handoff,
+                {
+                    "conversation_id": seen.id,
+                    "reason": outcome.handoff_reason,
+                    "detail": outcome.handoff_detail,
+                    "requested_at": now,
+                },
             )
-            if outcome.handoff_reason:
-                await session.execute(
-                    insert(Handoff).values(
-                        conversation_id=seen.id,
-                        reason=outcome.handoff_reason,
-                        detail=outcome.handoff_detail,
-                        requested_at=now,
-                    )
-                )
-            older = bool(replies) and bool(
-                await session.scalar(
-                    select(
-                        _queued_exists(
-                            Message.conversation_id == seen.id,
-                            Message.id < replies[0].message.id,
-                        )
-                    )
-                )
+        older = bool(replies) and bool(
+            connection.scalar(
+                self._queued_before,
+                {"b_conversation": seen.id, "b_message": replies[0].message.id},
             )
-            following = await _next_pending(session, seen.id)
+        )
+        following = _next_pending(connection, seen.id)
         return Completed(True, replies, older, following)
 
-    async def _queue_replies(
+    def _queue_replies(
         self,
-        session: AsyncSession,
+        connection: Connection,
         pending: PendingInbound,
         outcome: Outcome,
         now: datetime,
@@ -401,24 +487,23 @@ class SqlConversationStore:
         queued: list[QueuedOutbound] = []
         conversation = pending.conversation
         for reply in outcome.replies:
-            message_id = await session.scalar(
-                insert(Message)
-                .values(
-                    conversation_id=conversation.id,
-                    customer_id=pending.customer.id,
-                    channel=conversation.channel.value,
-                    direction="out",
-                    author=Author.BOT.value,
-                    kind=reply.kind.value,
-                    text=reply.text,
-                    payload=_reply_payload(reply),
-                    created_at=now,
-                    language=outcome.language,
-                    reply_to_id=pending.message_id,
-                    status=DeliveryStatus.QUEUED.value,
-                    attempts=0,
-                )
-                .returning(Message.id)
+            message_id = connection.scalar(
+                self._insert_reply,
+                {
+                    "conversation_id": conversation.id,
+                    "customer_id": pending.customer.id,
+                    "channel": conversation.channel.value,
+                    "direction": "out",
+                    "author": Author.BOT.value,
+                    "kind": reply.kind.value,
+                    "text": reply.text,
+                    "payload": _reply_payload(reply),
+                    "created_at": now,
+                    "language": outcome.language,
+                    "reply_to_id": pending.message_id,
+                    "status": DeliveryStatus.QUEUED.value,
+                    "attempts": 0,
+                },
             )
             assert message_id is not None
             stored = Reply(text=reply.text, choices=reply.choices, kind=reply.kind)
@@ -461,83 +546,71 @@ class SqlConversationStore:
     async def next_outbound(self, conversation_id: int) -> QueuedOutbound | None:
         """A conversation's oldest queued reply: replies leave in the order they were written."""
         async with self._db.read() as session:
-            return await _next_outbound(session, conversation_id)
+            return await session.run_sync(lambda s: _next_outbound(s.connection(), conversation_id))
 
     async def mark_sent(self, message_id: int, delivery: Delivery) -> QueuedOutbound | None:
         """Record a reply as sent; returns the conversation's next queued reply, if any."""
+        return await self._db.run_write(
+            lambda connection: self._mark_sent_in(connection, message_id, delivery)
+        )
+
+    def _mark_sent_in(
+        self, connection: Connection, message_id: int, delivery: Delivery
+    ) -> QueuedOutbound | None:
         now = utcnow()
         platform_id = ",".join(delivery.platform_message_ids)[:128] or None
-        async with self._db.write() as session:
-            result = await session.execute(
-                update(Message)
-                .where(Message.id == message_id)
-                .values(
-                    status=DeliveryStatus.SENT.value,
-                    sent_at=now,
-                    attempts=Message.attempts + 1,
-                    next_attempt_at=None,
-                    platform_message_id=platform_id,
-                )
-                .returning(Message.channel, Message.conversation_id)
-            )
-            channel, conversation_id = result.one()
-            receipts = [
-                {
-                    "channel": channel,
-                    "platform_message_id": part_id,
-                    "message_id": message_id,
-                    "status": DeliveryStatus.SENT.value,
-                    "updated_at": now,
-                }
-                for part_id in dict.fromkeys(delivery.platform_message_ids)
-            ]
-            if receipts:
-                # Ids a platform reuses (Telegram numbers messages per chat) must not fail the send.
-                await session.execute(
-                    self._insert(MessageReceipt).values(receipts).on_conflict_do_nothing()
-                )
-            return await _next_outbound(session, conversation_id)
+        channel, conversation_id = connection.execute(
+            self._mark_sent,
+            {
+                "b_message": message_id,
+                "status": DeliveryStatus.SENT.value,
+                "sent_at": now,
+                "next_attempt_at": None,
+                "platform_message_id": platform_id,
+            },
+        ).one()
+        receipts = [
+            {
+                "channel": channel,
+                "platform_message_id": part_id,
+                "message_id": message_id,
+                "status": DeliveryStatus.SENT.value,
+                "updated_at": now,
+            }
+            for part_id in dict.fromkeys(delivery.platform_message_ids)
+        ]
+        if receipts:
+            # Ids a platform reuses (Telegram numbers messages per chat) must not fail the send.
+            connection.execute(self._insert_receipts, receipts)
+        return _next_outbound(connection, conversation_id)
 
     async def mark_retry(
         self, message_id: int, *, next_attempt_at: datetime, code: str | None, detail: str
     ) -> QueuedOutbound | None:
         """Put a reply back for a later attempt; returns the conversation's head of the queue."""
-        async with self._db.write() as session:
-            conversation_id = await session.scalar(
-                update(Message)
-                .where(Message.id == message_id)
-                .values(
-                    attempts=Message.attempts + 1,
-                    next_attempt_at=next_attempt_at,
-                    error_code=code,
-                    error_detail=detail[:2000],
-                )
-                .returning(Message.conversation_id)
-            )
-            return (
-                None if conversation_id is None else await _next_outbound(session, conversation_id)
-            )
+        values = {
+            "next_attempt_at": next_attempt_at,
+            "error_code": code,
+            "error_detail": detail[:2000],
+        }
+        return await self._db.run_write(
+            lambda connection: self._mark(connection, self._mark_counted, message_id, values)
+        )
 
     async def mark_held(self, message_id: int, *, code: str, detail: str) -> QueuedOutbound | None:
         """Keep a reply the platform would refuse now (outside its reply window) for a person.
 
         Returns the conversation's next queued reply, if any.
         """
-        async with self._db.write() as session:
-            conversation_id = await session.scalar(
-                update(Message)
-                .where(Message.id == message_id)
-                .values(
-                    status=DeliveryStatus.HELD.value,
-                    next_attempt_at=None,
-                    error_code=code,
-                    error_detail=detail[:2000],
-                )
-                .returning(Message.conversation_id)
-            )
-            return (
-                None if conversation_id is None else await _next_outbound(session, conversation_id)
-            )
+        values = {
+            "status": DeliveryStatus.HELD.value,
+            "next_attempt_at": None,
+            "error_code": code,
+            "error_detail": detail[:2000],
+        }
+        return await self._db.run_write(
+            lambda connection: self._mark(connection, self._mark_uncounted, message_id, values)
+        )
 
     async def mark_failed(
         self,
@@ -555,63 +628,61 @@ class SqlConversationStore:
         Returns:
             The conversation's next queued reply, if any.
         """
-        now = utcnow()
-        async with self._db.write() as session:
-            conversation_id = await session.scalar(
-                update(Message)
-                .where(Message.id == message_id)
-                .values(
-                    status=DeliveryStatus.FAILED.value,
-                    attempts=Message.attempts + 1,
-                    next_attempt_at=None,
-                    error_code=code,
-                    error_detail=detail[:2000],
-                )
-                .returning(Message.conversation_id)
+        values = {
+            "status": DeliveryStatus.FAILED.value,
+            "next_attempt_at": None,
+            "error_code": code,
+            "error_detail": detail[:2000],
+        }
+        return await self._db.run_write(
+            lambda connection: self._mark(
+                connection,
+                self._mark_counted,
+                message_id,
+                values,
+                customer_unreachable=customer_unreachable,
             )
-            if customer_unreachable is not None:
-                await session.execute(
-                    update(Customer)
-                    .where(Customer.id == customer_unreachable, Customer.unreachable_at.is_(None))
-                    .values(unreachable_at=now, updated_at=now)
-                )
-            return (
-                None if conversation_id is None else await _next_outbound(session, conversation_id)
+        )
+
+    def _mark(
+        self,
+        connection: Connection,
+        statement: ReturningUpdate[int],
+        message_id: int,
+        values: dict[str, Any],
+        *,
+        customer_unreachable: int | None = None,
+    ) -> QueuedOutbound | None:
+        """Update an outbound message with ``statement``; returns the conversation's next reply."""
+        conversation_id = connection.scalar(statement, {"b_message": message_id, **values})
+        if customer_unreachable is not None:
+            now = utcnow()
+            connection.execute(
+                self._mark_unreachable,
+                {"b_customer": customer_unreachable, "unreachable_at": now, "updated_at": now},
             )
+        return None if conversation_id is None else _next_outbound(connection, conversation_id)
 
     # ------------------------------------------------------------------------------ housekeeping
 
     async def close_idle(self) -> int:
         """Close bot-handled conversations idle longer than the inactivity limit."""
-        now = utcnow()
-        async with self._db.write() as session:
-            ids = list(
-                await session.scalars(
-                    select(Conversation.id).where(
-                        Conversation.closed_at.is_(None),
-                        Conversation.state == ConversationState.BOT.value,
-                        Conversation.updated_at < now - self._inactivity_close,
-                        ~_unprocessed(Message.conversation_id == Conversation.id),
-                    )
-                )
-            )
-            await self._close(session, ids, now, "inactive")
-        return len(ids)
+        return await self._db.run_write(self._close_idle)
 
-    async def _close(
-        self, session: AsyncSession, ids: Sequence[int], now: datetime, reason: str
-    ) -> None:
-        if ids:
-            await session.execute(
-                update(Conversation)
-                .where(Conversation.id.in_(ids))
-                .values(
-                    state=ConversationState.CLOSED.value,
-                    closed_at=now,
-                    close_reason=reason,
-                    updated_at=now,
+    def _close_idle(self, connection: Connection) -> int:
+        now = utcnow()
+        ids = list(
+            connection.scalars(
+                select(Conversation.id).where(
+                    Conversation.closed_at.is_(None),
+                    Conversation.state == ConversationState.BOT.value,
+                    Conversation.updated_at < now - self._inactivity_close,
+                    ~_unprocessed(Message.conversation_id == Conversation.id),
                 )
             )
+        )
+        _close(connection, ids, now, "inactive")
+        return len(ids)
 
     async def history(
         self, channel: Channel, platform_id: str, *, after_id: int = 0, limit: int = 200
@@ -643,6 +714,20 @@ class SqlConversationStore:
                 )
                 for m in rows
             ]
+
+
+def _close(connection: Connection, ids: Sequence[int], now: datetime, reason: str) -> None:
+    if ids:
+        connection.execute(
+            update(Conversation)
+            .where(Conversation.id.in_(ids))
+            .values(
+                state=ConversationState.CLOSED.value,
+                closed_at=now,
+                close_reason=reason,
+                updated_at=now,
+            )
+        )
 
 
 def _unprocessed(*where: ColumnElement[bool]) -> Exists:
@@ -695,41 +780,38 @@ def _conversation_snapshot(row: Mapping[Any, Any]) -> ConversationSnapshot:
     )
 
 
-async def _next_pending(session: AsyncSession, conversation_id: int) -> PendingInbound | None:
-    """The oldest unprocessed customer message of a conversation, in ``session``'s transaction."""
-    row = (
-        (
-            await session.execute(
-                select(
-                    Message.id.label("message_id"),
-                    Message.text,
-                    Message.created_at,
-                    Message.payload,
-                    Conversation.channel.label("conversation_channel"),
-                    Conversation.state,
-                    Conversation.language.label("conversation_language"),
-                    Conversation.fallback_streak,
-                    Conversation.awaiting,
-                    Customer.id.label("customer_id"),
-                    Customer.platform_id,
-                    Customer.display_name,
-                    Customer.language.label("customer_language"),
-                    Customer.language_hint,
-                )
-                .join(Conversation, Conversation.id == Message.conversation_id)
-                .join(Customer, Customer.id == Message.customer_id)
-                .where(
-                    Message.conversation_id == conversation_id,
-                    Message.direction == "in",
-                    Message.processed_at.is_(None),
-                )
-                .order_by(Message.id)
-                .limit(1)
-            )
-        )
-        .mappings()
-        .first()
+_NEXT_PENDING = (
+    select(
+        Message.id.label("message_id"),
+        Message.text,
+        Message.created_at,
+        Message.payload,
+        Conversation.channel.label("conversation_channel"),
+        Conversation.state,
+        Conversation.language.label("conversation_language"),
+        Conversation.fallback_streak,
+        Conversation.awaiting,
+        Customer.id.label("customer_id"),
+        Customer.platform_id,
+        Customer.display_name,
+        Customer.language.label("customer_language"),
+        Customer.language_hint,
     )
+    .join(Conversation, Conversation.id == Message.conversation_id)
+    .join(Customer, Customer.id == Message.customer_id)
+    .where(
+        Message.conversation_id == bindparam("b_conversation"),
+        Message.direction == "in",
+        Message.processed_at.is_(None),
+    )
+    .order_by(Message.id)
+    .limit(1)
+)
+
+
+def _next_pending(connection: Connection, conversation_id: int) -> PendingInbound | None:
+    """The oldest unprocessed inbound message of a conversation, in ``connection``'s transaction."""
+    row = connection.execute(_NEXT_PENDING, {"b_conversation": conversation_id}).mappings().first()
     if row is None:
         return None
     payload = row["payload"] or {}
@@ -757,38 +839,35 @@ async def _next_pending(session: AsyncSession, conversation_id: int) -> PendingI
     )
 
 
-async def _next_outbound(session: AsyncSession, conversation_id: int) -> QueuedOutbound | None:
-    """A conversation's oldest queued reply, in ``session``'s transaction."""
-    row = (
-        (
-            await session.execute(
-                select(
-                    Message.id,
-                    Message.channel,
-                    Message.kind,
-                    Message.text,
-                    Message.payload,
-                    Message.language,
-                    Message.attempts,
-                    Message.next_attempt_at,
-                    Message.customer_id,
-                    Customer.platform_id,
-                    Customer.unreachable_at,
-                    Customer.last_inbound_at,
-                )
-                .join(Customer, Customer.id == Message.customer_id)
-                .where(
-                    Message.conversation_id == conversation_id,
-                    Message.direction == "out",
-                    Message.status == DeliveryStatus.QUEUED.value,
-                )
-                .order_by(Message.id)
-                .limit(1)
-            )
-        )
-        .mappings()
-        .first()
+_NEXT_OUTBOUND = (
+    select(
+        Message.id,
+        Message.channel,
+        Message.kind,
+        Message.text,
+        Message.payload,
+        Message.language,
+        Message.attempts,
+        Message.next_attempt_at,
+        Message.customer_id,
+        Customer.platform_id,
+        Customer.unreachable_at,
+        Customer.last_inbound_at,
     )
+    .join(Customer, Customer.id == Message.customer_id)
+    .where(
+        Message.conversation_id == bindparam("b_conversation"),
+        Message.direction == "out",
+        Message.status == DeliveryStatus.QUEUED.value,
+    )
+    .order_by(Message.id)
+    .limit(1)
+)
+
+
+def _next_outbound(connection: Connection, conversation_id: int) -> QueuedOutbound | None:
+    """A conversation's oldest queued reply, in ``connection``'s transaction."""
+    row = connection.execute(_NEXT_OUTBOUND, {"b_conversation": conversation_id}).mappings().first()
     if row is None:
         return None
     reply = Reply(

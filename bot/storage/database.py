@@ -5,6 +5,13 @@ write transactions start with ``BEGIN IMMEDIATE`` (so a reader never has to upgr
 deadlock with another process), and within one process they share a single connection (so they queue
 in the pool instead of failing with "database is locked"). Reads use their own pool and, under WAL,
 never wait for writers. On PostgreSQL both roles use one ordinary pool.
+
+The hot write transactions are synchronous functions over a SQLAlchemy ``Connection`` run by
+:meth:`Database.run_write`: on SQLite in one trip to a dedicated writer thread that owns a sync
+engine on the stdlib driver (instead of a hop to aiosqlite's thread per statement), on PostgreSQL
+through ``AsyncConnection.run_sync``. The async ``writer`` engine stays for the other, colder
+writes; on SQLite it and the writer thread are two connections whose transactions SQLite serialises
+(``BEGIN IMMEDIATE`` and ``busy_timeout``).
 """
 
 from __future__ import annotations
@@ -13,15 +20,16 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -34,26 +42,21 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
+T = TypeVar("T")
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _sqlite_engine(url: str, *, writer: bool) -> AsyncEngine:
+def _sqlite_path(url: str) -> None:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(
-        url,
-        # One writer (writes queue in the pool, not in SQLite's busy loop); two readers are plenty
-        # now that the hot path reads nothing, and each aiosqlite connection costs a thread.
-        pool_size=1 if writer else 2,
-        max_overflow=0,
-        pool_timeout=60,
-        connect_args={"timeout": 30},
-    )
 
-    @event.listens_for(engine.sync_engine, "connect")
+
+def _tune_sqlite(engine: Engine, *, writer: bool) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # We emit BEGIN ourselves: pysqlite's implicit transactions would defeat BEGIN IMMEDIATE.
         dbapi_connection.isolation_level = None
@@ -67,10 +70,38 @@ def _sqlite_engine(url: str, *, writer: bool) -> AsyncEngine:
             cursor.execute(pragma)
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
 
+
+def _sqlite_engine(url: str, *, writer: bool) -> AsyncEngine:
+    _sqlite_path(url)
+    engine = create_async_engine(
+        url,
+        # One writer (writes queue in the pool, not in SQLite's busy loop); two readers are plenty
+        # now that the hot path reads nothing, and each aiosqlite connection costs a thread.
+        pool_size=1 if writer else 2,
+        max_overflow=0,
+        pool_timeout=60,
+        connect_args={"timeout": 30},
+    )
+    _tune_sqlite(engine.sync_engine, writer=writer)
+    return engine
+
+
+def _sqlite_sync_writer(url: str) -> Engine:
+    """A sync engine on the stdlib driver, used only from the writer thread (one connection)."""
+    _sqlite_path(url)
+    engine = create_engine(
+        make_url(url).set(drivername="sqlite"),
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=60,
+        # Created and used by the writer thread only; disposed there too.
+        connect_args={"timeout": 30, "check_same_thread": False},
+    )
+    _tune_sqlite(engine, writer=True)
     return engine
 
 
@@ -81,11 +112,19 @@ class Database:
     url: str
     writer: AsyncEngine
     reader: AsyncEngine
+    #: On SQLite, the sync engine of the writer thread that runs :meth:`run_write`.
+    sync_writer: Engine | None = None
+    _executor: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def connect(cls, url: str) -> Database:
         if is_sqlite(url):
-            return cls(url, _sqlite_engine(url, writer=True), _sqlite_engine(url, writer=False))
+            return cls(
+                url,
+                _sqlite_engine(url, writer=True),
+                _sqlite_engine(url, writer=False),
+                _sqlite_sync_writer(url),
+            )
         # pool_recycle instead of pool_pre_ping: a SELECT 1 per checkout was 15% of a busy loop.
         engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
         return cls(url, engine, engine)
@@ -93,6 +132,26 @@ class Database:
     def __post_init__(self) -> None:
         self._write_sessions = async_sessionmaker(self.writer, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self.reader, expire_on_commit=False)
+        if self.sync_writer is not None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+
+    async def run_write(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in one write transaction: committed if it returns, rolled back if it raises.
+
+        ``fn`` is synchronous and must do nothing but database work on the connection it is given:
+        on SQLite it runs in the writer thread, all of it in one trip from the event loop; on
+        PostgreSQL it runs through SQLAlchemy's greenlet bridge on the async engine.
+        """
+        if self._executor is None:
+            async with self.writer.begin() as connection:
+                return await connection.run_sync(fn)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._run_in_transaction, fn)
+
+    def _run_in_transaction(self, fn: Callable[[Connection], T]) -> T:
+        assert self.sync_writer is not None
+        with self.sync_writer.begin() as connection:
+            return fn(connection)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -112,6 +171,10 @@ class Database:
             await connection.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        if self._executor is not None and self.sync_writer is not None:
+            executor, self._executor = self._executor, None
+            await asyncio.get_running_loop().run_in_executor(executor, self.sync_writer.dispose)
+            executor.shutdown(wait=False)
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()

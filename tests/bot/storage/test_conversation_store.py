@@ -372,8 +372,8 @@ async def test_a_failing_complete_leaves_no_trace(
     pending = await next_pending(store, accepted.conversation_id)
     queue_replies = store._queue_replies
 
-    async def queue_then_fail(*args: Any, **kwargs: Any) -> list[int]:
-        await queue_replies(*args, **kwargs)  # the replies are flushed to the database...
+    def queue_then_fail(*args: Any, **kwargs: Any) -> list[int]:
+        queue_replies(*args, **kwargs)  # the replies are written to the database...
         raise RuntimeError("crash")  # ...then the transaction dies
 
     monkeypatch.setattr(store, "_queue_replies", queue_then_fail)
