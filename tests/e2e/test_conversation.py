@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from aiohttp import web
 from sqlalchemy import select
 
 from bot.faq_catalog import FaqCatalog
 from bot.settings import load_behaviour
 from bot.storage.database import Database
 from bot.storage.models import Conversation, Handoff
+from tests.fakes.stalled_rasa import stalled_rasa
 from tests.fixtures.gateway import ROOT, ChatCustomer, gateway_client, settings_for
 
 pytestmark = [pytest.mark.rasa, pytest.mark.timeout(300)]
@@ -92,19 +92,6 @@ async def test_second_fallback_offers_a_person_and_yes_hands_off(
 
 async def test_rasa_too_slow_gives_a_holding_message_and_hands_off(sqlite_url: str) -> None:
     """A Rasa that never answers in time: holding message, handoff, nothing lost."""
-    release = asyncio.Event()
-
-    async def slow_parse(request: web.Request) -> web.Response:
-        await release.wait()
-        return web.json_response({})
-
-    slow = web.Application()
-    slow.router.add_post("/model/parse", slow_parse)
-    runner = web.AppRunner(slow)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     behaviour = BEHAVIOUR.model_copy(
         update={
             "nlu": BEHAVIOUR.nlu.model_copy(
@@ -112,21 +99,18 @@ async def test_rasa_too_slow_gives_a_holding_message_and_hands_off(sqlite_url: s
             )
         }
     )
-    try:
-        async with gateway_client(
-            settings_for(sqlite_url, rasa_url=f"http://127.0.0.1:{port}"), behaviour
-        ) as client:
-            customer = await ChatCustomer(client).start()
-            await customer.say("Dov'è il mio ordine?")
-            reply = await asyncio.wait_for(customer.next_reply(), 30)
-            assert reply["text"] == BEHAVIOUR.text("nlu_unavailable", "it")
-            # The gateway keeps accepting messages meanwhile.
-            second = await customer.say("ci siete?")
-            assert second["accepted"] is True
-            await customer.close()
-    finally:
-        release.set()
-        await runner.cleanup()
+    async with (
+        stalled_rasa() as rasa,
+        gateway_client(settings_for(sqlite_url, rasa_url=rasa), behaviour) as client,
+    ):
+        customer = await ChatCustomer(client).start()
+        await customer.say("Dov'è il mio ordine?")
+        reply = await asyncio.wait_for(customer.next_reply(), 30)
+        assert reply["text"] == BEHAVIOUR.text("nlu_unavailable", "it")
+        # The gateway keeps accepting messages meanwhile.
+        second = await customer.say("ci siete?")
+        assert second["accepted"] is True
+        await customer.close()
 
 
 async def test_shell_answers_in_both_languages(rasa_url: str, tmp_path: Path) -> None:

@@ -7,14 +7,12 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 
+from tests.fakes.stalled_rasa import stalled_rasa
 from tests.fakes.twilio_api import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, WHATSAPP_SANDBOX, FakeTwilio
 from tests.fixtures.gateway import ROOT
 
@@ -27,29 +25,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@asynccontextmanager
-async def stalled_rasa() -> AsyncIterator[str]:
-    """A Rasa that accepts /model/parse and never answers: messages stay accepted, unanswered."""
-    never = asyncio.Event()
-
-    async def parse(request: web.Request) -> web.Response:
-        await never.wait()
-        return web.json_response({})
-
-    app = web.Application()
-    app.router.add_post("/model/parse", parse)
-    runner = web.AppRunner(app, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        never.set()
-        await runner.cleanup()
 
 
 async def start_gateway(env: dict[str, str], port: int, log: Path) -> asyncio.subprocess.Process:
