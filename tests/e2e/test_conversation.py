@@ -15,17 +15,22 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from bot.faq_catalog import FaqCatalog
-from bot.settings import load_behaviour
 from bot.storage.database import Database
 from bot.storage.models import Conversation, Handoff
 from tests.fakes.stalled_rasa import stalled_rasa
-from tests.fixtures.gateway import ROOT, ChatCustomer, gateway_client, settings_for
+from tests.fixtures.gateway import (
+    ROOT,
+    SHIPPED_BEHAVIOUR,
+    SHIPPED_FAQS,
+    ChatCustomer,
+    gateway_client,
+    settings_for,
+)
 
 pytestmark = [pytest.mark.rasa, pytest.mark.timeout(300)]
 
-BEHAVIOUR = load_behaviour(ROOT / "config" / "carebot.yml")
-CATALOG = FaqCatalog.load(ROOT / "nlu" / "answers" / "faq.yml", BEHAVIOUR.languages, "en")
+BEHAVIOUR = SHIPPED_BEHAVIOUR
+CATALOG = SHIPPED_FAQS
 
 
 async def test_shipping_question_in_italian_and_english(rasa_url: str, sqlite_url: str) -> None:

@@ -10,19 +10,23 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from bot.faq_catalog import FaqCatalog
-from bot.settings import Settings, load_behaviour
+from bot.settings import Settings
 from bot.storage.database import Database
 from bot.storage.models import Customer
 from tests.fakes.telegram_bot_api import TOKEN, FakeTelegram, TelegramUpdates
-from tests.fixtures.gateway import ROOT, gateway_client, settings_for
+from tests.fixtures.gateway import (
+    SHIPPED_BEHAVIOUR,
+    SHIPPED_FAQS,
+    gateway_client,
+    settings_for,
+)
 
 pytestmark = [pytest.mark.rasa, pytest.mark.timeout(300)]
 
 SECRET = "s3cret-Token_for-tests"
 HEADER = "X-Telegram-Bot-Api-Secret-Token"
-BEHAVIOUR = load_behaviour(ROOT / "config" / "carebot.yml")
-CATALOG = FaqCatalog.load(ROOT / "nlu" / "answers" / "faq.yml", BEHAVIOUR.languages, "en")
+BEHAVIOUR = SHIPPED_BEHAVIOUR
+CATALOG = SHIPPED_FAQS
 
 
 @pytest.fixture

@@ -10,19 +10,22 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from bot.faq_catalog import FaqCatalog
-from bot.settings import load_behaviour
 from bot.storage.database import Database
 from bot.storage.models import Message
 from tests.fakes.twilio_api import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, WHATSAPP_SANDBOX, FakeTwilio
-from tests.fixtures.gateway import ROOT, gateway_client, settings_for
+from tests.fixtures.gateway import (
+    SHIPPED_BEHAVIOUR,
+    SHIPPED_FAQS,
+    gateway_client,
+    settings_for,
+)
 
 pytestmark = [pytest.mark.rasa, pytest.mark.timeout(300)]
 
 PUBLIC_URL = "https://support.aurora.example"  # the gateway sits behind a reverse proxy
 WEBHOOK = f"{PUBLIC_URL}/webhooks/whatsapp"
-BEHAVIOUR = load_behaviour(ROOT / "config" / "carebot.yml")
-CATALOG = FaqCatalog.load(ROOT / "nlu" / "answers" / "faq.yml", BEHAVIOUR.languages, "en")
+BEHAVIOUR = SHIPPED_BEHAVIOUR
+CATALOG = SHIPPED_FAQS
 
 
 @pytest.fixture
