@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Dialect,
     Float,
@@ -65,7 +66,12 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UtcDateTime(), dict[str, Any]: JSON()}
+    type_annotation_map = {
+        datetime: UtcDateTime(),
+        dict[str, Any]: JSON(),
+        list[str]: JSON(),
+        bool: Boolean(),
+    }
 
 
 class Customer(Base):
@@ -102,6 +108,7 @@ class Conversation(Base):
         ),
         Index("ix_conversations_state_updated", "state", "updated_at"),
         Index("ix_conversations_closed_at", "closed_at"),
+        Index("ix_conversations_agent_id_state", "agent_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -115,6 +122,8 @@ class Conversation(Base):
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
     close_reason: Mapped[str | None] = mapped_column(String(32))
+    # The agent who owns it while ``state == 'agent'`` (no foreign key, like messages.agent_id).
+    agent_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Message(Base):
@@ -199,7 +208,83 @@ class Handoff(Base):
     agent_id: Mapped[int | None] = mapped_column(BigInteger)
     claimed_at: Mapped[datetime | None]
     first_agent_message_at: Mapped[datetime | None]
+    # When the handoff ended, however it ended (``ended_reason``: resolved, released, ...).
     resolved_at: Mapped[datetime | None]
+    language: Mapped[str | None] = mapped_column(String(16))
+    ended_reason: Mapped[str | None] = mapped_column(String(16))
+
+
+class HandoffTransfer(Base):
+    """One change of owner during a handoff: to another agent, or back to the queue (``to`` NULL)."""
+
+    __tablename__ = "handoff_transfers"
+    __table_args__ = (Index("ix_handoff_transfers_conversation_id", "conversation_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    handoff_id: Mapped[int] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    from_agent_id: Mapped[int | None] = mapped_column(BigInteger)
+    to_agent_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Who moved it: an agent, or NULL for the admin token.
+    by_agent_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+
+
+class Agent(Base):
+    """A support agent who logs in to the console or calls the API.
+
+    Never deleted, only disabled, so that messages and handoffs keep naming who wrote or owned them.
+    """
+
+    __tablename__ = "agents"
+    __table_args__ = (UniqueConstraint("username", name="uq_agents_username"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str] = mapped_column(String(128))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    languages: Mapped[list[str]]
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(16), default="away")  # "available" | "away"
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    disabled_at: Mapped[datetime | None]
+
+
+class AuthToken(Base):
+    """An API token or a console session. Only the SHA-256 of the secret is stored."""
+
+    __tablename__ = "auth_tokens"
+    __table_args__ = (
+        UniqueConstraint("token_hash", name="uq_auth_tokens_token_hash"),
+        Index("ix_auth_tokens_agent_id", "agent_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # "api" | "session"
+    csrf_token: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class CannedReply(Base):
+    """A prepared answer agents insert by its shortcut; ``{name}`` style placeholders."""
+
+    __tablename__ = "canned_replies"
+    __table_args__ = (UniqueConstraint("shortcut", name="uq_canned_replies_shortcut"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    shortcut: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(256))
+    language: Mapped[str | None] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class Feedback(Base):
