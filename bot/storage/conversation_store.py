@@ -463,6 +463,7 @@ class SqlConversationStore:
                     "reason": outcome.handoff_reason,
                     "detail": outcome.handoff_detail,
                     "requested_at": now,
+                    "language": outcome.language,
                 },
             )
         older = bool(replies) and bool(
