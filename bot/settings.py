@@ -66,6 +66,12 @@ class HandoffBehaviour(_Strict):
     commands: list[str] = Field(default_factory=lambda: ["/human", "/operatore", "/agent"])
     accept_words: list[str] = Field(default_factory=list, description="typed answers meaning yes")
     decline_words: list[str] = Field(default_factory=list, description="typed answers meaning no")
+    auto_assign: bool = Field(
+        False, description="assign waiting conversations to the least busy available agent"
+    )
+    agent_name_prefix: str = Field(
+        "", description="put before an agent's reply, {name} is the agent's display name"
+    )
 
 
 class ConversationBehaviour(_Strict):
@@ -105,6 +111,7 @@ REQUIRED_TEXTS = (
     "handoff_requested",
     "nlu_unavailable",
     "text_only",
+    "feedback_request",
 )
 
 
