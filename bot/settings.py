@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.durations import parse_duration
+from handoff.business_hours import WEEKDAYS, BusinessHours
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
@@ -57,8 +58,31 @@ class NluBehaviour(_Strict):
 
 class FallbackBehaviour(_Strict):
     offer_human_after: int = Field(
-        2, ge=1, description="fallbacks in a row before offering a person"
+        2, ge=0, description="fallbacks in a row before offering a person; 0 never offers"
     )
+
+
+# What a handoff trigger does: hand off at once, offer a person first, or nothing.
+TriggerAction = Literal["handoff", "offer", "off"]
+
+
+class SentimentTrigger(_Strict):
+    """Angry customers: keywords matched before the NLU, and the NLU's ``feedback_negative``."""
+
+    keywords: dict[str, list[str]] = Field(default_factory=dict)
+    keywords_action: TriggerAction = "handoff"
+    intent_action: TriggerAction = "offer"
+
+
+class QueueNotice(_Strict):
+    """When the handoff notice tells the expected wait, and from which recent handoffs."""
+
+    long_queue: int = Field(
+        3, ge=0, description="waiting conversations from which the wait is told; 0 always"
+    )
+    wait_sample: int = Field(20, ge=1, description="recent claimed handoffs the wait comes from")
+    wait_window: Duration = timedelta(days=1)
+    min_samples: int = Field(3, ge=1, description="claimed handoffs needed for an estimate")
 
 
 class HandoffBehaviour(_Strict):
@@ -66,12 +90,53 @@ class HandoffBehaviour(_Strict):
     commands: list[str] = Field(default_factory=lambda: ["/human", "/operatore", "/agent"])
     accept_words: list[str] = Field(default_factory=list, description="typed answers meaning yes")
     decline_words: list[str] = Field(default_factory=list, description="typed answers meaning no")
+    sentiment: SentimentTrigger = SentimentTrigger()
+    rules: list[str] = Field(
+        default_factory=list, description="FAQ keys (faq/...) or intents always handed off"
+    )
+    on_nlu_unavailable: bool = Field(True, description="hand off when the NLU does not answer")
+    queue: QueueNotice = QueueNotice()
     auto_assign: bool = Field(
         False, description="assign waiting conversations to the least busy available agent"
     )
     agent_name_prefix: str = Field(
         "", description="put before an agent's reply, {name} is the agent's display name"
     )
+
+    @field_validator("rules")
+    @classmethod
+    def _rules_named(cls, rules: list[str]) -> list[str]:
+        if any(not rule.strip() for rule in rules):
+            raise ValueError("an empty rule; list FAQ keys like faq/complaint or intent names")
+        return [rule.strip() for rule in rules]
+
+
+class BusinessHoursBehaviour(_Strict):
+    """Opening hours of the people behind the bot; absent means always open.
+
+    Days are ``"09:00-18:00"``, several ranges separated by commas, or ``closed`` (a day left out
+    is closed too); holidays are ``YYYY-MM-DD`` (once) or ``MM-DD`` (every year).
+    """
+
+    timezone: str
+    mon: str | None = None
+    tue: str | None = None
+    wed: str | None = None
+    thu: str | None = None
+    fri: str | None = None
+    sat: str | None = None
+    sun: str | None = None
+    holidays: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _parses(self) -> BusinessHoursBehaviour:
+        self.schedule()  # a ValueError here becomes a one-line ConfigError naming the entry
+        return self
+
+    def schedule(self) -> BusinessHours:
+        """The schedule as :class:`handoff.business_hours.BusinessHours`."""
+        days = {day: getattr(self, day) for day in WEEKDAYS}
+        return BusinessHours.parse(self.timezone, days, self.holidays)
 
 
 class ConversationBehaviour(_Strict):
@@ -109,7 +174,19 @@ REQUIRED_TEXTS = (
     "choice_yes",
     "choice_no",
     "handoff_requested",
+    "handoff_sentiment",
+    "handoff_queue",
+    "handoff_expected_wait",
+    "handoff_closed",
+    "wait_minutes",
+    "wait_hours",
+    "back_today",
+    "back_tomorrow",
+    "back_on_day",
+    "back_on_date",
+    "weekdays",
     "nlu_unavailable",
+    "nlu_unavailable_no_handoff",
     "text_only",
     "feedback_request",
 )
@@ -127,6 +204,7 @@ class Behaviour(_Strict):
     metrics: MetricsBehaviour = MetricsBehaviour()
     sender: SenderBehaviour = SenderBehaviour()
     worker: WorkerBehaviour = WorkerBehaviour()
+    business_hours: BusinessHoursBehaviour | None = None
     texts: dict[str, dict[str, str]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -140,6 +218,12 @@ class Behaviour(_Strict):
             missing = [lang for lang in self.languages if lang not in by_language]
             if missing:
                 raise ValueError(f"texts.{key} has no text for {', '.join(missing)}")
+        for language, names in self.texts["weekdays"].items():
+            if len([name for name in names.split(",") if name.strip()]) != 7:
+                raise ValueError(f"texts.weekdays.{language}: 7 names with commas, Monday first")
+        for language in self.handoff.sentiment.keywords:
+            if language not in self.languages:
+                raise ValueError(f"handoff.sentiment.keywords: {language!r} is not among languages")
         return self
 
     def text(self, key: str, language: str, **values: Any) -> str:
