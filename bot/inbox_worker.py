@@ -12,6 +12,16 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 
 from bot import log_context, telemetry
+from bot.conversation_events import (
+    NO_EVENTS,
+    UNKNOWN,
+    EventPublisher,
+    HandoffRequested,
+    MessageAdded,
+    Owner,
+    inbound_message_json,
+    outbound_message_json,
+)
 from bot.conversation_tasks import ConversationTasks, sweep_forever
 from bot.engine import ConversationEngine, HandoffReason, Outcome, PendingInbound
 from bot.interfaces import MessageSink
@@ -42,9 +52,11 @@ class InboxWorker:
         sweep_interval: float,
         on_replies: Callable[[int, Sequence[QueuedOutbound], bool], None],
         error_text: Callable[[str], str],
+        events: EventPublisher = NO_EVENTS,
     ) -> None:
         self._store = store
         self._engine = engine
+        self._events = events
         self._channels = frozenset(channels)
         self._limit = asyncio.Semaphore(concurrency)
         self._sweep_interval = sweep_interval
@@ -150,7 +162,20 @@ class InboxWorker:
                 )
             if completed.replies:
                 self._on_replies(conversation_id, completed.replies, completed.older_queued)
+            self._publish(conversation_id, outcome, completed.replies)
             pending = completed.next_pending
+
+    def _publish(
+        self, conversation_id: int, outcome: Outcome, replies: Sequence[QueuedOutbound]
+    ) -> None:
+        """Tell the live console what the committed outcome queued and whether it handed off."""
+        now = utcnow()
+        owner = _owner_after(outcome.state)
+        for queued in replies:
+            message = outbound_message_json(queued.message, now)
+            self._events.publish(MessageAdded(conversation_id, message, owner))
+        if outcome.handoff_reason and outcome.state == ConversationState.WAITING:
+            self._events.publish(HandoffRequested(conversation_id))
 
     async def _handle(self, pending: PendingInbound) -> Outcome | None:
         try:
@@ -177,12 +202,20 @@ class InboxWorker:
             )
 
 
+def _owner_after(state: ConversationState) -> Owner:
+    """Nobody owns a bot or waiting conversation; an agent's is looked up by the event hub."""
+    return None if state in (ConversationState.BOT, ConversationState.WAITING) else UNKNOWN
+
+
 class Inbox(MessageSink):
     """What adapters call: store the message durably, then wake the worker."""
 
-    def __init__(self, store: SqlConversationStore, worker: InboxWorker) -> None:
+    def __init__(
+        self, store: SqlConversationStore, worker: InboxWorker, events: EventPublisher = NO_EVENTS
+    ) -> None:
         self._store = store
         self._worker = worker
+        self._events = events
 
     async def accept(self, message: InboundMessage) -> bool:
         accepted = await self._store.accept(message)
@@ -191,6 +224,16 @@ class Inbox(MessageSink):
             log.info("duplicate %s message %s dropped", message.channel.value, message.message_id)
             return False
         telemetry.MESSAGES_RECEIVED.labels(message.channel.value).inc()
+        pending = accepted.pending
+        self._events.publish(
+            MessageAdded(
+                accepted.conversation_id,
+                inbound_message_json(
+                    accepted.message_id, accepted.conversation_id, message, pending.created_at
+                ),
+                _owner_after(pending.conversation.state),
+            )
+        )
         if message.channel in self._worker.channels:
             self._worker.wake(accepted.conversation_id, accepted.pending, accepted.earlier_pending)
         return True

@@ -20,9 +20,10 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
 from bot import log_context, telemetry
+from bot.conversation_events import NO_EVENTS, DeliveryChanged, EventPublisher
 from bot.conversation_tasks import ConversationTasks, sweep_forever
 from bot.interfaces import DeliveryError, OutputChannel
-from bot.messages import Channel, MessageKind
+from bot.messages import Channel, DeliveryStatus, MessageKind, OutboundMessage
 from bot.settings import SenderBehaviour
 from bot.storage.conversation_store import QueuedOutbound, SqlConversationStore, utcnow
 
@@ -39,9 +40,11 @@ class OutboxSender:
         behaviour: SenderBehaviour,
         *,
         sweep_interval: float,
+        events: EventPublisher = NO_EVENTS,
     ) -> None:
         self._store = store
         self._outputs = dict(outputs)
+        self._events = events
         self._behaviour = behaviour
         self._limit = asyncio.Semaphore(behaviour.concurrency)
         self._sweep_interval = sweep_interval
@@ -150,18 +153,22 @@ class OutboxSender:
             )
             return False, None
         if queued.customer_unreachable:
-            return True, await self._store.mark_failed(
+            following = await self._store.mark_failed(
                 message.id,
                 code="unreachable",
                 detail="the customer cannot be reached on this channel",
             )
+            self._published(message, DeliveryStatus.FAILED, "unreachable")
+            return True, following
         if self._outside_window(queued, output):
             log.warning("reply %s held: outside the channel's reply window", message.id)
-            return True, await self._store.mark_held(
+            following = await self._store.mark_held(
                 message.id,
                 code="outside_window",
                 detail="the customer's last message is older than the channel's reply window",
             )
+            self._published(message, DeliveryStatus.HELD, "outside_window")
+            return True, following
         try:
             delivery = await output.send_reply(message)
         except DeliveryError as exc:
@@ -173,9 +180,16 @@ class OutboxSender:
             error = DeliveryError(str(exc) or type(exc).__name__)
             return True, await self._record_failure(queued, error)
         following = await self._store.mark_sent(message.id, delivery)
+        self._published(message, DeliveryStatus.SENT)
         telemetry.REPLIES_SENT.labels(message.channel.value).inc()
         log.info("reply %s sent", message.id)
         return True, following
+
+    def _published(
+        self, message: OutboundMessage, status: DeliveryStatus, code: str | None = None
+    ) -> None:
+        """Tell the live console the message's new delivery state (after it is recorded)."""
+        self._events.publish(DeliveryChanged(message.conversation_id, message.id, status, code))
 
     @staticmethod
     def _outside_window(queued: QueuedOutbound, output: OutputChannel) -> bool:
@@ -195,12 +209,14 @@ class OutboxSender:
         telemetry.DELIVERY_FAILURES.labels(message.channel.value, str(final).lower()).inc()
         if final:
             log.warning("reply %s failed for good (%s): %s", message.id, error.code, error)
-            return await self._store.mark_failed(
+            following = await self._store.mark_failed(
                 message.id,
                 code=error.code,
                 detail=str(error),
                 customer_unreachable=queued.customer_id if error.unreachable else None,
             )
+            self._published(message, DeliveryStatus.FAILED, error.code)
+            return following
         delay = max(error.retry_after or 0.0, self.backoff(attempts))
         log.info(
             "reply %s: attempt %d failed (%s), retry in %.1fs",

@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 
 from bot.engine import ConversationEngine
+from bot.event_hub import EventHub, EventRelay
 from bot.faq_catalog import FaqCatalog
 from bot.inbox_worker import Inbox, InboxWorker
 from bot.interfaces import NluClient, OutputChannel
@@ -44,6 +45,7 @@ class Pipeline:
     inbox: Inbox
     worker: InboxWorker
     sender: OutboxSender
+    events: EventHub
 
     async def idle(self) -> None:
         """Wait until nothing is being processed or sent (tests, shell)."""
@@ -102,8 +104,9 @@ async def running_pipeline(
         },
     )
     engine = ConversationEngine(behaviour, load_faqs(settings, behaviour), nlu_client, detector)
+    events = EventHub(relay=_event_relay(settings))
     sweep = behaviour.worker.sweep_interval.total_seconds()
-    sender = OutboxSender(store, outputs, behaviour.sender, sweep_interval=sweep)
+    sender = OutboxSender(store, outputs, behaviour.sender, sweep_interval=sweep, events=events)
     worker = InboxWorker(
         store,
         engine,
@@ -112,6 +115,7 @@ async def running_pipeline(
         sweep_interval=sweep,
         on_replies=sender.wake,
         error_text=lambda language: behaviour.text("nlu_unavailable", language),
+        events=events,
     )
     pipeline = Pipeline(
         settings=settings,
@@ -121,16 +125,18 @@ async def running_pipeline(
         receipts=SqlDeliveryReceipts(database),
         nlu=nlu_client,
         engine=engine,
-        inbox=Inbox(store, worker),
+        inbox=Inbox(store, worker, events),
         worker=worker,
         sender=sender,
+        events=events,
     )
     background = [
         asyncio.create_task(worker.run(), name="inbox-sweep"),
         asyncio.create_task(sender.run(), name="outbox-sweep"),
     ]
     try:
-        yield pipeline
+        async with events.running():
+            yield pipeline
     finally:
         for task in background:
             task.cancel()
@@ -144,3 +150,12 @@ async def running_pipeline(
             if close is not None:
                 await close()
         await database.dispose()
+
+
+def _event_relay(settings: Settings) -> EventRelay | None:
+    """Redis pub/sub between gateway processes when ``CAREBOT_REDIS_URL`` is set, else none."""
+    if not settings.redis_url:
+        return None
+    from bot.redis_event_relay import RedisEventRelay  # redis is only imported when used
+
+    return RedisEventRelay(settings.redis_url)
