@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 
@@ -22,9 +22,10 @@ from bot.interfaces import NluClient, OutputChannel
 from bot.messages import Channel
 from bot.outbox_sender import OutboxSender
 from bot.settings import Behaviour, Settings
-from bot.storage.conversation_store import SqlConversationStore
+from bot.storage.conversation_store import QueuedOutbound, SqlConversationStore
 from bot.storage.database import Database, is_sqlite, upgrade
 from bot.storage.delivery_receipts import SqlDeliveryReceipts
+from handoff.desk import AgentDesk
 from nlu.language import detector_from_project
 from nlu.rasa_client import RasaNluClient
 
@@ -46,6 +47,7 @@ class Pipeline:
     worker: InboxWorker
     sender: OutboxSender
     events: EventHub
+    desk: AgentDesk
 
     async def idle(self) -> None:
         """Wait until nothing is being processed or sent (tests, shell)."""
@@ -107,13 +109,23 @@ async def running_pipeline(
     events = EventHub(relay=_event_relay(settings))
     sweep = behaviour.worker.sweep_interval.total_seconds()
     sender = OutboxSender(store, outputs, behaviour.sender, sweep_interval=sweep, events=events)
+    desk = AgentDesk(
+        database, behaviour, wake_sender=sender.wake, events=events, sweep_interval=sweep
+    )
+
+    def on_replies(
+        conversation_id: int, queued: Sequence[QueuedOutbound], older_queued: bool
+    ) -> None:
+        sender.wake(conversation_id, queued, older_queued)
+        desk.replies_queued(conversation_id, [q.message.reply for q in queued])
+
     worker = InboxWorker(
         store,
         engine,
         outputs.keys(),
         concurrency=behaviour.worker.concurrency,
         sweep_interval=sweep,
-        on_replies=sender.wake,
+        on_replies=on_replies,
         error_text=lambda language: behaviour.text("nlu_unavailable", language),
         events=events,
     )
@@ -129,10 +141,12 @@ async def running_pipeline(
         worker=worker,
         sender=sender,
         events=events,
+        desk=desk,
     )
     background = [
         asyncio.create_task(worker.run(), name="inbox-sweep"),
         asyncio.create_task(sender.run(), name="outbox-sweep"),
+        asyncio.create_task(desk.run(), name="desk-auto-assign"),
     ]
     try:
         async with events.running():
