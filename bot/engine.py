@@ -2,20 +2,34 @@
 
 The engine decides; it does not store or send. The inbox worker hands it a :class:`PendingInbound`
 (the message with its conversation and customer as they were), the engine consults the NLU and
-returns
-an :class:`Outcome` that the store applies in one transaction. Keeping the engine free of I/O other
-than
-the NLU call makes every rule here testable with plain values.
+returns an :class:`Outcome` that the store applies in one transaction. Keeping the engine free of
+I/O other than the NLU call (and, at a handoff, the :class:`~bot.interfaces.HandoffOutlook` for the
+notice) makes every rule here testable with plain values.
+
+Handoff triggers, in the order they are checked: the customer asks for a person (command or
+keyword), angry keywords (``handoff.sentiment``), a yes to an offered person, the NLU unavailable,
+then on the NLU's understanding a ``handoff.rules`` entry (e.g. ``faq/complaint``), the
+``ask_human`` and ``feedback_negative`` intents, and the fallback streak. While a person owns the
+conversation none of them applies: the bot stays silent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot.faq_catalog import FaqCatalog
-from bot.interfaces import LanguageDetector, NluClient, NluUnavailable
+from bot.handoff_notice import handoff_notice
+from bot.interfaces import (
+    HandoffForecast,
+    HandoffOutlook,
+    LanguageDetector,
+    NluClient,
+    NluUnavailable,
+)
 from bot.messages import (
     Attachment,
     Channel,
@@ -25,17 +39,21 @@ from bot.messages import (
     NluResult,
     Reply,
 )
-from bot.settings import Behaviour
+from bot.settings import Behaviour, ConfigError, TriggerAction
 from bot.text_matching import command_of, contains_phrase, match_choice
 
 log = logging.getLogger(__name__)
 
 FAQ_INTENT = "faq"
-AWAITING_HANDOFF_OFFER = "handoff_offer"
+AWAITING_HANDOFF_OFFER = "handoff_offer"  # offered after fallbacks
+AWAITING_SENTIMENT_OFFER = "handoff_offer:sentiment"  # offered to an unhappy customer
+HANDOFF_OFFERS = {AWAITING_HANDOFF_OFFER, AWAITING_SENTIMENT_OFFER}
 HANDOFF_YES = "handoff:yes"
 HANDOFF_NO = "handoff:no"
 # A detection at least this sure switches the conversation's language; weaker ones only break ties.
 LANGUAGE_SWITCH_CONFIDENCE = 0.8
+# The handoff notice waits this long for the queue and business hours, then goes out plain.
+OUTLOOK_TIMEOUT_S = 1.0
 
 
 class HandoffReason:
@@ -43,6 +61,8 @@ class HandoffReason:
 
     CUSTOMER_REQUEST = "customer_request"
     FALLBACK = "fallback"
+    SENTIMENT = "sentiment"  # angry keywords, or the NLU's feedback_negative
+    RULE = "rule"  # an FAQ or intent of handoff.rules (e.g. faq/complaint)
     NLU_UNAVAILABLE = "nlu_unavailable"
     ENGINE_ERROR = "engine_error"
 
@@ -96,7 +116,11 @@ class Outcome:
 
 
 class ConversationEngine:
-    """Turns one customer message into an :class:`Outcome`."""
+    """Turns one customer message into an :class:`Outcome`.
+
+    ``outlook``, when given, is asked about the queue and business hours at each handoff so that
+    the notice can tell the expected wait or when someone is back; ``clock`` is its "now".
+    """
 
     def __init__(
         self,
@@ -104,14 +128,29 @@ class ConversationEngine:
         faqs: FaqCatalog,
         nlu: NluClient,
         language_detector: LanguageDetector,
+        *,
+        outlook: HandoffOutlook | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._behaviour = behaviour
         self._faqs = faqs
         self._nlu = nlu
         self._detector = language_detector
+        self._outlook = outlook
+        self._clock = clock
+        handoff = behaviour.handoff
         self._handoff_phrases = [
-            phrase for phrases in behaviour.handoff.keywords.values() for phrase in phrases
+            phrase for phrases in handoff.keywords.values() for phrase in phrases
         ]
+        self._angry_phrases = (
+            [phrase for phrases in handoff.sentiment.keywords.values() for phrase in phrases]
+            if handoff.sentiment.keywords_action != "off"
+            else []
+        )
+        unknown = [r for r in handoff.rules if r.startswith(f"{FAQ_INTENT}/") and r not in faqs]
+        if unknown:
+            raise ConfigError(f"handoff.rules: {unknown[0]} is not an FAQ of the answers file")
+        self._rules = frozenset(handoff.rules)
 
     # ---------------------------------------------------------------------------------------------
 
@@ -153,12 +192,21 @@ class ConversationEngine:
         if command in self._behaviour.handoff.commands or (
             command is None and contains_phrase(text, self._handoff_phrases)
         ):
-            return self._handoff(pending, language, HandoffReason.CUSTOMER_REQUEST, text)
+            return await self._handoff(pending, language, HandoffReason.CUSTOMER_REQUEST, text)
+        angry = contains_phrase(text, self._angry_phrases) if command is None else None
+        if angry is not None:
+            action = self._behaviour.handoff.sentiment.keywords_action
+            return await self._unhappy(pending, language, action, f"keyword: {angry}", None)
 
-        if conversation.awaiting == AWAITING_HANDOFF_OFFER:
+        if conversation.awaiting in HANDOFF_OFFERS:
             answer = self._answer_to_offer(pending, language)
             if answer == HANDOFF_YES:
-                return self._handoff(pending, language, HandoffReason.FALLBACK, "offer accepted")
+                reason = (
+                    HandoffReason.SENTIMENT
+                    if conversation.awaiting == AWAITING_SENTIMENT_OFFER
+                    else HandoffReason.FALLBACK
+                )
+                return await self._handoff(pending, language, reason, "offer accepted")
             if answer == HANDOFF_NO:
                 return self._say(
                     pending, language, "offer_declined", decision="offer_declined", streak=0
@@ -171,19 +219,29 @@ class ConversationEngine:
         try:
             nlu = await self._nlu.parse(text)
         except NluUnavailable as exc:
+            if not self._behaviour.handoff.on_nlu_unavailable:
+                log.warning("NLU unavailable, asking to try again: %s", exc)
+                return self._say(
+                    pending, language, "nlu_unavailable_no_handoff", decision="nlu_unavailable"
+                )
             log.warning("NLU unavailable, handing off: %s", exc)
-            return self._handoff(
+            return await self._handoff(
                 pending, language, HandoffReason.NLU_UNAVAILABLE, str(exc), notice="nlu_unavailable"
             )
-        return self._decide(pending, language, nlu)
+        return await self._decide(pending, language, nlu)
 
     # ---------------------------------------------------------------------------------------------
 
-    def _decide(self, pending: PendingInbound, language: str, nlu: NluResult) -> Outcome:
+    async def _decide(self, pending: PendingInbound, language: str, nlu: NluResult) -> Outcome:
         threshold = self._behaviour.nlu.threshold
         confident = nlu.intent is not None and nlu.confidence >= threshold
         intent = nlu.intent if confident else None
 
+        rule = self._rule_for(intent, nlu)
+        if rule is not None:
+            return await self._handoff(
+                pending, language, HandoffReason.RULE, f"rule: {rule}", nlu=nlu
+            )
         if intent == FAQ_INTENT:
             answer = (
                 self._faqs.answer(nlu.faq_key, language)
@@ -201,20 +259,65 @@ class ConversationEngine:
                     decision="faq",
                 )
         elif intent == "ask_human":
-            return self._handoff(pending, language, HandoffReason.CUSTOMER_REQUEST, "nlu", nlu=nlu)
+            return await self._handoff(
+                pending, language, HandoffReason.CUSTOMER_REQUEST, "nlu", nlu=nlu
+            )
         elif intent in ("greet", "goodbye", "thanks", "bot_challenge"):
             return self._say(pending, language, intent, decision=intent, streak=0, nlu=nlu)
-        elif intent == "feedback_negative":
-            return self._offer_human(pending, language, nlu, text_key="sorry_offer_human")
+        elif (
+            intent == "feedback_negative"
+            and self._behaviour.handoff.sentiment.intent_action != "off"
+        ):
+            action = self._behaviour.handoff.sentiment.intent_action
+            return await self._unhappy(pending, language, action, f"intent: {intent}", nlu)
         elif intent in ("affirm", "deny"):
             return self._say(pending, language, "how_can_i_help", decision=intent, nlu=nlu)
         return self._fallback(pending, language, nlu, out_of_scope=intent == "out_of_scope")
+
+    def _rule_for(self, intent: str | None, nlu: NluResult) -> str | None:
+        """The ``handoff.rules`` entry this understanding matches: its FAQ key or its intent."""
+        if not self._rules or intent is None:
+            return None
+        if (
+            intent == FAQ_INTENT
+            and nlu.faq_key in self._rules
+            and nlu.faq_confidence >= self._behaviour.nlu.faq_threshold
+        ):
+            return nlu.faq_key
+        return intent if intent in self._rules else None
+
+    async def _unhappy(
+        self,
+        pending: PendingInbound,
+        language: str,
+        action: TriggerAction,
+        detail: str,
+        nlu: NluResult | None,
+    ) -> Outcome:
+        """An angry or disappointed customer: a person at once, or the offer of one."""
+        if action == "handoff":
+            return await self._handoff(
+                pending,
+                language,
+                HandoffReason.SENTIMENT,
+                detail,
+                notice="handoff_sentiment",
+                nlu=nlu,
+            )
+        return self._offer_human(
+            pending,
+            language,
+            nlu,
+            text_key="sorry_offer_human",
+            awaiting=AWAITING_SENTIMENT_OFFER,
+        )
 
     def _fallback(
         self, pending: PendingInbound, language: str, nlu: NluResult, *, out_of_scope: bool
     ) -> Outcome:
         streak = pending.conversation.fallback_streak + 1
-        if streak >= self._behaviour.fallback.offer_human_after:
+        offer_after = self._behaviour.fallback.offer_human_after
+        if offer_after and streak >= offer_after:
             return self._offer_human(pending, language, nlu, text_key="offer_human", streak=streak)
         key = "out_of_scope" if out_of_scope else "rephrase"
         return self._say(pending, language, key, decision="fallback", streak=streak, nlu=nlu)
@@ -227,6 +330,7 @@ class ConversationEngine:
         *,
         text_key: str,
         streak: int | None = None,
+        awaiting: str = AWAITING_HANDOFF_OFFER,
     ) -> Outcome:
         reply = Reply(self._behaviour.text(text_key, language), self.handoff_choices(language))
         return Outcome(
@@ -234,7 +338,7 @@ class ConversationEngine:
             replies=(reply,),
             state=ConversationState.BOT,
             fallback_streak=pending.conversation.fallback_streak if streak is None else streak,
-            awaiting=AWAITING_HANDOFF_OFFER,
+            awaiting=awaiting,
             nlu=nlu,
             decision="offer_human",
         )
@@ -250,7 +354,7 @@ class ConversationEngine:
         choice = match_choice(pending.text, choices, synonyms)
         return choice.payload if choice else None
 
-    def _handoff(
+    async def _handoff(
         self,
         pending: PendingInbound,
         language: str,
@@ -260,9 +364,11 @@ class ConversationEngine:
         notice: str = "handoff_requested",
         nlu: NluResult | None = None,
     ) -> Outcome:
+        now = self._clock()
+        text = handoff_notice(self._behaviour, language, notice, await self._forecast(now), now)
         return Outcome(
             language=language,
-            replies=(Reply(self._behaviour.text(notice, language), kind=MessageKind.NOTICE),),
+            replies=(Reply(text, kind=MessageKind.NOTICE),),
             state=ConversationState.WAITING,
             fallback_streak=0,
             awaiting=None,
@@ -271,6 +377,19 @@ class ConversationEngine:
             handoff_detail=detail[:500],
             decision="handoff",
         )
+
+    async def _forecast(self, now: datetime) -> HandoffForecast | None:
+        """The outlook's forecast, or None: a slow or broken outlook never holds a handoff up."""
+        if self._outlook is None:
+            return None
+        try:
+            async with asyncio.timeout(OUTLOOK_TIMEOUT_S):
+                return await self._outlook.forecast(now)
+        except TimeoutError:
+            log.warning("handoff outlook took over %.1f s; plain notice", OUTLOOK_TIMEOUT_S)
+        except Exception:
+            log.exception("handoff outlook failed; plain notice")
+        return None
 
     def _say(
         self,

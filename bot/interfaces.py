@@ -8,7 +8,8 @@
 from __future__ import annotations
 
 import abc
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.messages import (
@@ -44,6 +45,34 @@ class LanguageDetector(Protocol):
         """Return ``(language, confidence in [0, 1])``, or None when the text says nothing
         useful."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffForecast:
+    """What a customer handed off now can expect, for the notice the engine sends.
+
+    Attributes:
+        waiting: conversations already waiting for a person (this one not counted).
+        expected_wait: a typical recent wait from request to claim; None without enough data.
+        open_now: whether people are at work now (business hours).
+        next_opening: when they are back, aware and in the business's time zone; None when open
+            now or when the schedule never opens again.
+    """
+
+    waiting: int
+    expected_wait: timedelta | None = None
+    open_now: bool = True
+    next_opening: datetime | None = None
+
+
+class HandoffOutlook(Protocol):
+    """Looks at the agents' queue and business hours when the engine hands a conversation off.
+
+    The engine stays free of storage: it asks this only at the moment of a handoff, and sends the
+    plain notice if the answer is slow or fails.
+    """
+
+    async def forecast(self, now: datetime) -> HandoffForecast: ...
 
 
 class DeliveryError(Exception):
