@@ -26,6 +26,7 @@ from bot.storage.conversation_store import QueuedOutbound, SqlConversationStore
 from bot.storage.database import Database, is_sqlite, upgrade
 from bot.storage.delivery_receipts import SqlDeliveryReceipts
 from handoff.desk import AgentDesk
+from handoff.outlook import SqlHandoffOutlook
 from nlu.language import detector_from_project
 from nlu.rasa_client import RasaNluClient
 
@@ -105,7 +106,13 @@ async def running_pipeline(
             for lang in behaviour.languages
         },
     )
-    engine = ConversationEngine(behaviour, load_faqs(settings, behaviour), nlu_client, detector)
+    engine = ConversationEngine(
+        behaviour,
+        load_faqs(settings, behaviour),
+        nlu_client,
+        detector,
+        outlook=SqlHandoffOutlook.from_behaviour(database, behaviour),
+    )
     events = EventHub(relay=_event_relay(settings))
     sweep = behaviour.worker.sweep_interval.total_seconds()
     sender = OutboxSender(store, outputs, behaviour.sender, sweep_interval=sweep, events=events)
