@@ -8,7 +8,8 @@ never wait for writers. On PostgreSQL both roles use one ordinary pool.
 
 The hot write transactions are synchronous functions over a SQLAlchemy ``Connection`` run by
 :meth:`Database.run_write`: on SQLite in one trip to a dedicated writer thread that owns a sync
-engine on the stdlib driver (instead of a hop to aiosqlite's thread per statement), on PostgreSQL
+engine on the stdlib driver (instead of a hop to aiosqlite's thread per statement) and commits the
+calls queued together in one transaction (:mod:`bot.storage.sqlite_writer`), on PostgreSQL
 through ``AsyncConnection.run_sync``. The async ``writer`` engine stays for the other, colder
 writes; on SQLite it and the writer thread are two connections whose transactions SQLite serialises
 (``BEGIN IMMEDIATE`` and ``busy_timeout``).
@@ -21,7 +22,6 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +37,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+from bot.storage.sqlite_writer import SqliteWriterThread
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +116,7 @@ class Database:
     reader: AsyncEngine
     #: On SQLite, the sync engine of the writer thread that runs :meth:`run_write`.
     sync_writer: Engine | None = None
-    _executor: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+    _writer_thread: SqliteWriterThread | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def connect(cls, url: str) -> Database:
@@ -133,25 +135,21 @@ class Database:
         self._write_sessions = async_sessionmaker(self.writer, expire_on_commit=False)
         self._read_sessions = async_sessionmaker(self.reader, expire_on_commit=False)
         if self.sync_writer is not None:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+            self._writer_thread = SqliteWriterThread(self.sync_writer)
 
     async def run_write(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in one write transaction: committed if it returns, rolled back if it raises.
 
         ``fn`` is synchronous and must do nothing but database work on the connection it is given:
-        on SQLite it runs in the writer thread, all of it in one trip from the event loop; on
-        PostgreSQL it runs through SQLAlchemy's greenlet bridge on the async engine.
+        on SQLite it runs in the writer thread, all of it in one trip from the event loop, inside
+        a savepoint of a transaction it may share with other calls (its own changes are rolled
+        back if it raises); on PostgreSQL it runs through SQLAlchemy's greenlet bridge on the
+        async engine, in a transaction of its own.
         """
-        if self._executor is None:
+        if self._writer_thread is None:
             async with self.writer.begin() as connection:
                 return await connection.run_sync(fn)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._run_in_transaction, fn)
-
-    def _run_in_transaction(self, fn: Callable[[Connection], T]) -> T:
-        assert self.sync_writer is not None
-        with self.sync_writer.begin() as connection:
-            return fn(connection)
+        return await self._writer_thread.run(fn)
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -171,10 +169,9 @@ class Database:
             await connection.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
-        if self._executor is not None and self.sync_writer is not None:
-            executor, self._executor = self._executor, None
-            await asyncio.get_running_loop().run_in_executor(executor, self.sync_writer.dispose)
-            executor.shutdown(wait=False)
+        if self._writer_thread is not None:
+            writer_thread, self._writer_thread = self._writer_thread, None
+            await writer_thread.close()
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
