@@ -19,6 +19,7 @@ from bot.settings import Behaviour, Settings
 from bot.web.channel_setup import ChannelCore, HostedChannels, attach_channels
 from bot.web.errors import json_errors
 from bot.web.health import healthz, metrics, readyz_handler
+from handoff.web import attach_agent_desk
 
 PIPELINE: web.AppKey[Pipeline] = web.AppKey("pipeline", Pipeline)
 CHANNELS: web.AppKey[HostedChannels] = web.AppKey("channels", HostedChannels)
@@ -43,6 +44,7 @@ def create_app(
                 yield
 
     app.cleanup_ctx.append(pipeline_ctx)
+    attach_agent_desk(app, settings, lambda app: app[PIPELINE].desk)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz_handler(PIPELINE))
     app.router.add_get("/metrics", metrics)
