@@ -5,8 +5,10 @@ VENV        := .venv
 RASA_VENV   := .venv-rasa
 BIN         := $(VENV)/bin
 export PTB_TIMEDELTA := 1
+# Playwright drives Debian's chromium (/usr/bin/chromium); it never downloads browsers of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: run test setup lint typecheck pytest rasa-venv train shell bench clean help
+.PHONY: run test setup lint typecheck pytest rasa-venv train shell bench clean help chromium
 
 help:
 	@echo "make run    start Rasa and the gateway (web chat at http://127.0.0.1:8080/chat)"
@@ -21,7 +23,19 @@ shell: $(VENV)/.installed
 
 test: setup lint pytest
 
-setup: $(VENV)/.installed $(RASA_VENV)/.installed
+setup: $(VENV)/.installed $(RASA_VENV)/.installed chromium
+
+# The console's browser tests run in Debian's chromium; install it when missing (CI runs as root).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the console's browser tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "could not install chromium; the browser tests will be skipped" >&2; \
+	  else \
+	    echo "the console's browser tests need Debian's chromium: sudo apt-get install -y chromium" >&2; \
+	  fi; \
+	fi
 
 $(VENV)/.installed: pyproject.toml requirements/gateway.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is needed as $(PYTHON)" >&2; exit 2; }

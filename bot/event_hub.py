@@ -176,6 +176,12 @@ class Subscription:
     def closed(self) -> bool:
         return self._closed
 
+    def take_ready(self, limit: int = 64) -> list[StreamItem]:
+        """What is already buffered (up to ``limit``), without waiting: one write for a burst."""
+        if self._closed or self._resync_pending:
+            return []
+        return [self._items.popleft() for _ in range(min(limit, len(self._items)))]
+
     async def next(self, idle_s: float) -> StreamItem | None:
         """The next item; None after ``idle_s`` seconds with nothing (time for a ping).
 
@@ -457,13 +463,17 @@ class EventHub:
     def _deliver_remote(self, delivery: Delivery) -> None:
         """A delivery resolved by another process: keep the caches right, then deliver here."""
         self.stats.remote += 1
+        self._note(delivery)
+        self._deliver(delivery, relay=False)
+
+    def _note(self, delivery: Delivery) -> None:
+        """Learn owners and the waiting count from a delivery this hub did not resolve itself."""
         if delivery.owner_update is not None:
             conversation_id, owner = delivery.owner_update
             self._owners.set(conversation_id, owner)
         if delivery.name == "queue":
             with contextlib.suppress(ValueError, KeyError, TypeError):
                 self._queue_count = int(json.loads(delivery.data_json)["count"])
-        self._deliver(delivery, relay=False)
 
     def _resync_all(self) -> None:
         """Events from other processes may have been lost: every console reloads, caches reset."""

@@ -26,6 +26,7 @@ from bot.storage.conversation_store import QueuedOutbound, SqlConversationStore
 from bot.storage.database import Database, is_sqlite, upgrade
 from bot.storage.delivery_receipts import SqlDeliveryReceipts
 from handoff.desk import AgentDesk
+from handoff.event_directory import DeskEventDirectory
 from handoff.outlook import SqlHandoffOutlook
 from nlu.language import detector_from_project
 from nlu.rasa_client import RasaNluClient
@@ -119,6 +120,7 @@ async def running_pipeline(
     desk = AgentDesk(
         database, behaviour, wake_sender=sender.wake, events=events, sweep_interval=sweep
     )
+    events.directory = DeskEventDirectory(desk.store)  # owners of conversations for live events
 
     def on_replies(
         conversation_id: int, queued: Sequence[QueuedOutbound], older_queued: bool

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from bot.event_hub import EventHub
 from bot.interfaces import NluClient
 from bot.messages import Channel, DeliveryStatus, InboundMessage, TranscriptEntry
 from bot.pipeline import Pipeline, running_pipeline
@@ -20,6 +21,9 @@ from bot.web.channel_setup import ChannelCore, HostedChannels, attach_channels
 from bot.web.errors import json_errors
 from bot.web.health import healthz, metrics, readyz_handler
 from handoff.web import attach_agent_desk
+from handoff.web.auth import authenticate, console_session
+from handoff.web.console import add_console_routes
+from handoff.web.events_stream import add_events_route
 
 PIPELINE: web.AppKey[Pipeline] = web.AppKey("pipeline", Pipeline)
 CHANNELS: web.AppKey[HostedChannels] = web.AppKey("channels", HostedChannels)
@@ -49,7 +53,15 @@ def create_app(
     app.router.add_get("/readyz", readyz_handler(PIPELINE))
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/", _to_chat)
+    add_events_route(app, _events_of, authenticate, session_of=console_session)
+    add_console_routes(
+        app, console_session, secure_cookies=settings.public_url.startswith("https://")
+    )
     return app
+
+
+def _events_of(request: web.Request) -> EventHub:
+    return request.app[PIPELINE].events
 
 
 class RunningCore(ChannelCore):
