@@ -37,7 +37,7 @@ SESSION_COOKIE = "carebot_session"
 LOGIN_CSRF_COOKIE = "carebot_login_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-_PRINCIPAL_KEY = "carebot.principal"
+_PRINCIPAL_KEY: web.RequestKey[Principal] = web.RequestKey("carebot_principal", Principal)
 
 
 class LoginThrottle:
