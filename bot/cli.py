@@ -76,6 +76,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="register CAREBOT_PUBLIC_URL/webhooks/telegram with Telegram, with the secret token",
     )
 
+    agents = commands.add_parser("agents", help="manage support agents (console and API users)")
+    agents_commands = agents.add_subparsers(
+        dest="agents_command", metavar="ACTION", parser_class=_Parser
+    )
+    agents_commands.required = True
+    add = agents_commands.add_parser("add", help="create an agent (asks for a password)")
+    add.add_argument("username", help="login name: a-z 0-9 . _ -")
+    add.add_argument("--name", help="display name shown to customers (default: the username)")
+    add.add_argument(
+        "--languages", default=None, help="languages the agent speaks, e.g. it,en (default: all)"
+    )
+    add.add_argument("--admin", action="store_true", help="may act on every conversation")
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    agents_commands.add_parser("list", help="list agents")
+    for action, text in (
+        ("token", "print a new API token for an agent (shown once)"),
+        ("disable", "disable an agent and revoke its tokens and sessions"),
+        ("passwd", "change an agent's password (ends its console sessions)"),
+    ):
+        sub = agents_commands.add_parser(action, help=text)
+        sub.add_argument("username")
+        if action == "passwd":
+            sub.add_argument(
+                "--password-stdin", action="store_true", help="read the password from stdin"
+            )
+
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", parser_class=_Parser)
     db_commands.required = True
@@ -169,6 +197,15 @@ def _nlu_serve(args: argparse.Namespace, settings: Settings) -> int:
     return serve_rasa(settings, port=args.port)
 
 
+def _agents(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.agents_command import AgentsCommandError, run_agents_command
+
+    try:
+        return run_agents_command(args, settings, _behaviour(settings))
+    except AgentsCommandError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from bot.storage.database import upgrade_sync
 
@@ -208,6 +245,11 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "nlu train": _nlu_train,
     "nlu serve": _nlu_serve,
     "db upgrade": _db_upgrade,
+    "agents add": _agents,
+    "agents list": _agents,
+    "agents token": _agents,
+    "agents disable": _agents,
+    "agents passwd": _agents,
     "telegram set-webhook": _telegram_set_webhook,
 }
 
