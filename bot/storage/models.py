@@ -215,7 +215,7 @@ class Handoff(Base):
 
 
 class HandoffTransfer(Base):
-    """One change of owner during a handoff: to another agent, or back to the queue (``to`` NULL)."""
+    """One change of owner in a handoff: to another agent, or back to the queue (``to`` NULL)."""
 
     __tablename__ = "handoff_transfers"
     __table_args__ = (Index("ix_handoff_transfers_conversation_id", "conversation_id"),)
