@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot.storage.sqlite_checkpointer import SqliteCheckpointer
 from bot.storage.sqlite_writer import SqliteWriterThread
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,8 @@ def _tune_sqlite(engine: Engine, *, writer: bool) -> None:
             "PRAGMA synchronous=NORMAL",
             "PRAGMA foreign_keys=ON",
             "PRAGMA busy_timeout=30000",
+            # Writers never checkpoint inside their COMMIT: bot.storage.sqlite_checkpointer does.
+            *(("PRAGMA wal_autocheckpoint=0",) if writer else ()),
         ):
             cursor.execute(pragma)
         cursor.close()
@@ -117,6 +120,7 @@ class Database:
     #: On SQLite, the sync engine of the writer thread that runs :meth:`run_write`.
     sync_writer: Engine | None = None
     _writer_thread: SqliteWriterThread | None = field(default=None, init=False, repr=False)
+    _checkpointer: SqliteCheckpointer | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def connect(cls, url: str) -> Database:
@@ -136,6 +140,9 @@ class Database:
         self._read_sessions = async_sessionmaker(self.reader, expire_on_commit=False)
         if self.sync_writer is not None:
             self._writer_thread = SqliteWriterThread(self.sync_writer)
+            path = make_url(self.url).database
+            if path and path != ":memory:":
+                self._checkpointer = SqliteCheckpointer(Path(path))
 
     async def run_write(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in one write transaction: committed if it returns, rolled back if it raises.
@@ -172,6 +179,10 @@ class Database:
         if self._writer_thread is not None:
             writer_thread, self._writer_thread = self._writer_thread, None
             await writer_thread.close()
+        if self._checkpointer is not None:
+            checkpointer, self._checkpointer = self._checkpointer, None
+            checkpointer.stop()
+            await asyncio.to_thread(checkpointer.join)
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
