@@ -13,10 +13,10 @@ makes the bot decide again instead of being overwritten.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 from sqlalchemy import Connection, case, func, insert, select, update
 
@@ -27,6 +27,7 @@ from handoff import conversation_views as views
 from handoff.desk_errors import AlreadyClaimed, Conflict, Forbidden, NotFound
 from handoff.views import AgentView, ConversationView, CustomerView, MessageView, QueueSummary
 
+T = TypeVar("T")
 AGENT = ConversationState.AGENT.value
 WAITING = ConversationState.WAITING.value
 BOT = ConversationState.BOT.value
@@ -58,7 +59,8 @@ class SqlDeskStore:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    async def _read(self, fn: Any) -> Any:
+    async def _read(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` over a connection of the reader pool."""
         async with self._db.read() as session:
             return await session.run_sync(lambda s: fn(s.connection()))
 
@@ -68,7 +70,7 @@ class SqlDeskStore:
         """Waiting conversations: those in ``languages`` first, then longest wait first."""
         first = case((Conversation.language.in_(list(languages) or [""]), 0), else_=1)
         since = views.waiting_since()
-        result: list[ConversationView] = await self._read(
+        return await self._read(
             lambda c: views.load_conversations(
                 c,
                 [views.is_waiting()],
@@ -76,7 +78,6 @@ class SqlDeskStore:
                 limit=limit,
             )
         )
-        return result
 
     async def queue_summary(self) -> QueueSummary:
         def load(connection: Connection) -> QueueSummary:
@@ -85,8 +86,7 @@ class SqlDeskStore:
             ).one()
             return QueueSummary(int(count or 0), oldest)
 
-        result: QueueSummary = await self._read(load)
-        return result
+        return await self._read(load)
 
     async def owner_of(self, conversation_id: int) -> int | None:
         """The agent who owns the conversation now (None: the bot, the queue, or no such one)."""
@@ -118,32 +118,26 @@ class SqlDeskStore:
             where.append(Conversation.state.in_(list(states)))
         if customer_id is not None:
             where.append(Conversation.customer_id == customer_id)
-        result: list[ConversationView] = await self._read(
+        return await self._read(
             lambda c: views.load_conversations(
                 c, where, order_by=(Conversation.updated_at.desc(),), limit=limit
             )
         )
-        return result
 
     async def conversation(self, conversation_id: int) -> ConversationView | None:
-        result: ConversationView | None = await self._read(
-            lambda c: views.conversation(c, conversation_id)
-        )
-        return result
+        return await self._read(lambda c: views.conversation(c, conversation_id))
 
     async def messages(
         self, conversation_id: int, *, after_id: int, limit: int
     ) -> list[MessageView]:
-        result: list[MessageView] = await self._read(
+        return await self._read(
             lambda c: views.conversation_messages(
                 c, conversation_id, after_id=after_id, limit=limit
             )
         )
-        return result
 
     async def message(self, message_id: int) -> MessageView | None:
-        result: MessageView | None = await self._read(lambda c: views.message(c, message_id))
-        return result
+        return await self._read(lambda c: views.message(c, message_id))
 
     async def customer(
         self, customer_id: int, *, limit: int = 50
@@ -160,8 +154,7 @@ class SqlDeskStore:
             )
             return views.customer_view(row), conversations
 
-        result: tuple[CustomerView, list[ConversationView]] | None = await self._read(load)
-        return result
+        return await self._read(load)
 
     async def available_agents(self) -> list[AgentView]:
         """Enabled agents who set themselves available, with their open conversations."""
@@ -175,8 +168,7 @@ class SqlDeskStore:
             found = views.agent_views(connection, ids)
             return [found[i] for i in sorted(found)]
 
-        result: list[AgentView] = await self._read(load)
-        return result
+        return await self._read(load)
 
     # ------------------------------------------------------------------------------ writes
 
@@ -242,6 +234,9 @@ class SqlDeskStore:
 # ---------------------------------------------------------------------------------- transactions
 
 
+_ACTIONS = {"resolved": "resolve", "released": "release"}
+
+
 def _state_of(connection: Connection, conversation_id: int) -> tuple[str, int | None]:
     row = connection.execute(
         select(Conversation.state, Conversation.agent_id).where(Conversation.id == conversation_id)
@@ -251,7 +246,9 @@ def _state_of(connection: Connection, conversation_id: int) -> tuple[str, int | 
     return row.state, row.agent_id
 
 
-def _refuse(connection: Connection, conversation_id: int, owner: int | None, action: str) -> None:
+def _refuse(
+    connection: Connection, conversation_id: int, owner: int | None, action: str
+) -> NoReturn:
     """Raise the error that says why a conditional update matched nothing."""
     state, agent_id = _state_of(connection, conversation_id)
     if state == AGENT and owner is not None and agent_id != owner:
@@ -328,7 +325,6 @@ def _add_agent_message(
     ).first()
     if row is None:
         _refuse(connection, conversation_id, owner, "write to")
-        raise AssertionError("unreachable")
     reply = kind == MessageKind.REPLY
     message_id = connection.scalar(
         insert(Message).returning(Message.id),
@@ -451,8 +447,7 @@ def _end_handoff(
         .returning(Conversation.customer_id, Conversation.channel, Conversation.language)
     ).first()
     if row is None:
-        _refuse(connection, conversation_id, owner, reason.removesuffix("d"))
-        raise AssertionError("unreachable")
+        _refuse(connection, conversation_id, owner, _ACTIONS.get(reason, reason))
     connection.execute(
         update(Handoff)
         .where(Handoff.conversation_id == conversation_id, Handoff.resolved_at.is_(None))

@@ -2,9 +2,9 @@
 
 Each handler turns the request into plain values, calls the desk with the caller's
 :class:`~handoff.principal.Principal` and turns the view it gets back into JSON. The desk
-authorises; :func:`desk_errors` maps its errors to the API's JSON errors. :data:`ROUTES` is the one
-list of routes, used both to register them and to write ``/api/v1/openapi.json``, so the
-description cannot miss a route.
+authorises; :func:`desk_errors` maps its errors to the API's JSON errors. The one
+list of routes (:mod:`handoff.web.api_routes`), used both to register them and to write
+``/api/v1/openapi.json``, so the description cannot miss a route.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -20,7 +19,7 @@ from aiohttp import web
 from handoff.desk import AgentDesk
 from handoff.desk_errors import DeskError, InvalidRequest
 from handoff.principal import Principal
-from handoff.web.api_errors import api_error, from_desk_error
+from handoff.web.api_errors import from_desk_error
 from handoff.web.auth import AUTH, authenticate
 from handoff.web.json_body import identifier, json_object, path_id, query_int, string
 
@@ -240,248 +239,4 @@ async def delete_canned_reply(request: web.Request) -> web.StreamResponse:
     return web.Response(status=204)
 
 
-# ---------------------------------------------------------------------------------- the table
-
-
-@dataclass(frozen=True)
-class Param:
-    """A query parameter, for the OpenAPI description."""
-
-    name: str
-    schema: dict[str, Any]
-    description: str
-
-
-@dataclass(frozen=True)
-class ApiRoute:
-    """One API operation: how it is served and how it is described.
-
-    Attributes:
-        body: the request body's component schema name, if it takes one.
-        response: the success status and its component schema name (None: no body).
-        errors: the error statuses it may answer besides 401 (added for every authenticated one).
-        owner_only: only the owner (or an admin) may act; another agent gets 403.
-    """
-
-    method: str
-    path: str
-    handler: Handler
-    operation_id: str
-    summary: str
-    response: tuple[int, str | None]
-    body: str | None = None
-    authenticated: bool = True
-    errors: tuple[int, ...] = ()
-    params: tuple[Param, ...] = ()
-    owner_only: bool = False
-
-
-_LIMIT = Param("limit", {"type": "integer", "minimum": 1}, "how many at most")
-
-ROUTES: tuple[ApiRoute, ...] = (
-    ApiRoute(
-        "POST",
-        "/api/v1/auth/token",
-        create_token,
-        "createToken",
-        "Exchange a username and password for an API token",
-        (201, "TokenCreated"),
-        body="Credentials",
-        authenticated=False,
-        errors=(400, 401, 415, 429),
-    ),
-    ApiRoute(
-        "DELETE",
-        "/api/v1/auth/token",
-        revoke_token,
-        "revokeToken",
-        "Revoke the token used for this call",
-        (204, None),
-        errors=(400,),
-    ),
-    ApiRoute(
-        "GET", "/api/v1/me", get_me, "getMe", "The calling agent", (200, "Agent"), errors=(403,)
-    ),
-    ApiRoute(
-        "PUT",
-        "/api/v1/me/status",
-        put_my_status,
-        "setMyStatus",
-        "Become available or away; becoming available may assign waiting conversations",
-        (200, "Agent"),
-        body="StatusChange",
-        errors=(400, 403, 415),
-    ),
-    ApiRoute(
-        "GET",
-        "/api/v1/agents",
-        list_agents,
-        "listAgents",
-        "Agents (transfer targets)",
-        (200, "AgentList"),
-    ),
-    ApiRoute(
-        "GET",
-        "/api/v1/queue",
-        get_queue,
-        "getQueue",
-        "Waiting conversations: the caller's languages first, then longest wait first",
-        (200, "Queue"),
-    ),
-    ApiRoute(
-        "GET",
-        "/api/v1/conversations",
-        list_conversations,
-        "listConversations",
-        "Conversations, most recently active first",
-        (200, "ConversationList"),
-        errors=(400, 403),
-        params=(
-            Param("owner", {"type": "string", "enum": ["me", "any"]}, "whose (default: me)"),
-            Param("state", {"type": "string"}, "comma-separated states: bot,waiting,agent,closed"),
-            Param("customer_id", {"type": "integer", "minimum": 1}, "one customer's"),
-            _LIMIT,
-        ),
-    ),
-    ApiRoute(
-        "GET",
-        "/api/v1/conversations/{id}",
-        get_conversation,
-        "getConversation",
-        "One conversation",
-        (200, "Conversation"),
-        errors=(404,),
-    ),
-    ApiRoute(
-        "GET",
-        "/api/v1/conversations/{id}/messages",
-        list_messages,
-        "listMessages",
-        "A conversation's messages after a message id, oldest first, notes included",
-        (200, "MessageList"),
-        errors=(400, 404),
-        params=(
-            Param("after", {"type": "integer", "minimum": 0}, "only messages with a larger id"),
-            _LIMIT,
-        ),
-    ),
-    ApiRoute(
-        "POST",
-        "/api/v1/conversations/{id}/claim",
-        claim,
-        "claimConversation",
-        "Take a waiting conversation; 409 already_claimed if someone else was first",
-        (200, "Conversation"),
-        errors=(403, 404, 409),
-    ),
-    ApiRoute(
-        "POST",
-        "/api/v1/conversations/{id}/messages",
-        post_message,
-        "sendMessage",
-        "Reply to the customer (queued in the outbox); text or a canned reply",
-        (201, "Message"),
-        body="NewMessage",
-        errors=(400, 403, 404, 409, 413, 415),
-        owner_only=True,
-    ),
-    ApiRoute(
-        "POST",
-        "/api/v1/conversations/{id}/notes",
-        post_note,
-        "addNote",
-        "Add a private note (never sent)",
-        (201, "Message"),
-        body="NewNote",
-        errors=(400, 403, 404, 409, 413, 415),
-        owner_only=True,
-    ),
-    ApiRoute(
-        "POST",
-        "/api/v1/conversations/{id}/transfer",
-        transfer,
-        "transferConversation",
-        "Give the conversation to another agent, or back to the queue with agent_id null",
-        (200, "Conversation"),
-        body="Transfer",
-        errors=(400, 403, 404, 409, 415),
-        owner_only=True,
-    ),
-    ApiRoute(
-        "POST",
-        "/api/v1/conversations/{id}/release",
-        release,
-        "releaseConversation",
-        "Hand the conversation back to the bot",
-        (200, "Conversation"),
-        errors=(403, 404, 409),
-        owner_only=True,
-    ),
-    ApiRoute(
-        "POST",
-        "/api/v1/conversations/{id}/resolve",
-        resolve,
-        "resolveConversation",
-        "Resolve: the bot takes over and the feedback request is queued to the customer",
-        (200, "Conversation"),
-        errors=(403, 404, 409),
-        owner_only=True,
-    ),
-    ApiRoute(
-        "GET",
-        "/api/v1/customers/{id}",
-        get_customer,
-        "getCustomer",
-        "A customer's profile and conversations (earlier ones too)",
-        (200, "CustomerWithConversations"),
-        errors=(404,),
-    ),
-    ApiRoute(
-        "GET",
-        "/api/v1/canned-replies",
-        list_canned_replies,
-        "listCannedReplies",
-        "Canned replies, in a language (and those in none) if given",
-        (200, "CannedReplyList"),
-        params=(Param("language", {"type": "string"}, "e.g. it"),),
-    ),
-    ApiRoute(
-        "POST",
-        "/api/v1/canned-replies",
-        create_canned_reply,
-        "createCannedReply",
-        "Add a canned reply",
-        (201, "CannedReply"),
-        body="NewCannedReply",
-        errors=(400, 409, 413, 415),
-    ),
-    ApiRoute(
-        "PUT",
-        "/api/v1/canned-replies/{id}",
-        update_canned_reply,
-        "updateCannedReply",
-        "Change a canned reply (its author or an admin)",
-        (200, "CannedReply"),
-        body="CannedReplyChange",
-        errors=(400, 403, 404, 409, 413, 415),
-        owner_only=True,
-    ),
-    ApiRoute(
-        "DELETE",
-        "/api/v1/canned-replies/{id}",
-        delete_canned_reply,
-        "deleteCannedReply",
-        "Delete a canned reply (its author or an admin)",
-        (204, None),
-        errors=(403, 404),
-        owner_only=True,
-    ),
-)
-
-
-def add_api_routes(app: web.Application) -> None:
-    for route in ROUTES:
-        app.router.add_route(route.method, route.path, desk_errors(route.handler))
-
-
-__all__ = ["DESK_OF", "ROUTES", "ApiRoute", "add_api_routes", "api_error", "desk_of"]
+__all__ = ["DESK_OF", "desk_errors", "desk_of"]

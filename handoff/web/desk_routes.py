@@ -14,7 +14,8 @@ from aiohttp import web
 
 from bot.settings import Settings
 from handoff.desk import AgentDesk
-from handoff.web.api import DESK_OF, add_api_routes
+from handoff.web.api import DESK_OF
+from handoff.web.api_routes import add_api_routes
 from handoff.web.auth import AUTH, DeskAuth, LoginThrottle, login, logout
 from handoff.web.openapi import EVENTS_PATH, OPENAPI, openapi_document, openapi_json
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from handoff.web.api import ROUTES, ApiRoute
+from handoff.web.api_routes import ROUTES, ApiRoute
 
 _TIME = {"type": "string", "format": "date-time"}
 _ID = {"type": "integer", "minimum": 1}

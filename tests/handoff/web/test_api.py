@@ -13,7 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from bot.web.app import PIPELINE
-from handoff.web.api import ROUTES
+from handoff.web.api_routes import ROUTES
 from tests.fixtures.doubles import RecordedNlu
 from tests.fixtures.gateway import SHIPPED_BEHAVIOUR, ChatCustomer, gateway_client, settings_for
 
