@@ -18,10 +18,10 @@ from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import TelegramError
-from telegram.request import HTTPXRequest
 
 from bot.interfaces import DeliveryError, OutputChannel
 from bot.messages import Channel, Choice, Delivery, OutboundMessage
+from channels.telegram.aiohttp_request import AiohttpRequest
 from channels.telegram.bot_client import TelegramBotClient
 from channels.telegram.delivery_errors import delivery_error, describe, without_token
 from channels.telegram.message_split import split_text
@@ -98,13 +98,13 @@ class TelegramOutput(OutputChannel):
         api = api_url.rstrip("/")
         self._limiter = TelegramRateLimiter(per_chat_interval=per_chat_interval)
         self._requests = (
-            HTTPXRequest(
+            AiohttpRequest(
                 read_timeout=request_timeout,
                 write_timeout=request_timeout,
                 connect_timeout=request_timeout,
                 pool_timeout=request_timeout,
             ),
-            HTTPXRequest(connection_pool_size=1, read_timeout=request_timeout),  # getUpdates
+            AiohttpRequest(connection_pool_size=1, read_timeout=request_timeout),  # getUpdates
         )
         self._bot = TelegramBotClient(
             token,
