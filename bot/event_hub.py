@@ -301,6 +301,12 @@ class EventHub:
         self._subscribers.add(subscription)
         return subscription
 
+    def close_subscriptions(self) -> None:
+        """End every open stream now (the web server is shutting down and waits for them)."""
+        for subscription in list(self._subscribers):
+            subscription.close()
+        self._subscribers.clear()
+
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscribers.discard(subscription)
 
@@ -347,9 +353,7 @@ class EventHub:
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            for subscription in list(self._subscribers):
-                subscription.close()
-            self._subscribers.clear()
+            self.close_subscriptions()
 
     async def _dispatch_forever(self) -> None:
         while True:

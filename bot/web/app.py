@@ -60,8 +60,8 @@ def create_app(
     return app
 
 
-def _events_of(request: web.Request) -> EventHub:
-    return request.app[PIPELINE].events
+def _events_of(app: web.Application) -> EventHub:
+    return app[PIPELINE].events
 
 
 class RunningCore(ChannelCore):

@@ -14,6 +14,7 @@ within 15 s.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -44,7 +45,7 @@ class EventsStream:
 
     def __init__(
         self,
-        hub: Callable[[web.Request], EventHub],
+        hub: Callable[[web.Application], EventHub],
         authenticate: Authenticate,
         *,
         session_of: SessionLookup | None = None,
@@ -57,7 +58,7 @@ class EventsStream:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         principal = await self._authenticate(request)  # a 401 before anything is streamed
-        hub = self._hub(request)
+        hub = self._hub(request.app)
         viewer = Viewer(principal.agent_id, principal.is_admin)
         last_event_id = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
         subscription = hub.subscribe(viewer, last_event_id)
@@ -99,11 +100,19 @@ class EventsStream:
 
 def add_events_route(
     app: web.Application,
-    hub: Callable[[web.Request], EventHub],
+    hub: Callable[[web.Application], EventHub],
     authenticate: Authenticate,
     *,
     session_of: SessionLookup | None = None,
     ping_s: float = PING_S,
 ) -> None:
+    """Serve the stream, and end every open one when the server shuts down: it waits for running
+    handlers before the app's cleanup, and an event stream would otherwise never finish."""
     stream = EventsStream(hub, authenticate, session_of=session_of, ping_s=ping_s)
     app.router.add_get("/api/v1/events", stream.handle)
+
+    async def end_streams(app: web.Application) -> None:
+        with contextlib.suppress(KeyError):  # the app never started
+            hub(app).close_subscriptions()
+
+    app.on_shutdown.append(end_streams)

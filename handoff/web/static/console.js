@@ -335,10 +335,24 @@ function messageNode(m) {
   );
 }
 
+// Delivery states only move forward: a late copy of a message (the POST's answer arriving after
+// the live "sent") must not put it back to "queued".
+const STATUS_RANK = { queued: 0, held: 1, sent: 2, delivered: 3, read: 4, undelivered: 5, failed: 5 };
+const laterStatus = new Map(); // message id -> status heard before the message itself
+
+function merged(known, m) {
+  const result = known ? { ...known, ...m } : { ...m };
+  const candidates = [known && known.status, m.status, laterStatus.get(m.id)].filter(Boolean);
+  if (candidates.length) {
+    result.status = candidates.reduce((a, b) => ((STATUS_RANK[b] ?? 0) > (STATUS_RANK[a] ?? 0) ? b : a));
+  }
+  laterStatus.delete(m.id);
+  return result;
+}
+
 function addMessage(m) {
   if (!state.current || state.current.id !== m.conversation_id) return false;
-  const known = state.messages.get(m.id);
-  state.messages.set(m.id, known ? { ...known, ...m } : m);
+  state.messages.set(m.id, merged(state.messages.get(m.id), m));
   const log = $("messages");
   if (!log) return true;
   const node = messageNode(state.messages.get(m.id));
@@ -537,7 +551,7 @@ async function loadProfile(conversation) {
         row(T.language, (customer.language || "?").toUpperCase()),
         row(T.platform_id, customer.platform_id),
         row(T.customer_since, localTime(customer.created_at))),
-      customer.unreachable ? el("p", { class: "warning", text: T.unreachable }) : null,
+      ...(customer.unreachable ? [el("p", { class: "warning", text: T.unreachable })] : []),
       el("h3", { text: T.earlier_conversations }),
       earlier.length
         ? el("ul", { class: "earlier" }, earlier.map((c) =>
@@ -710,7 +724,7 @@ function connectLive() {
   on("message", (message) => {
     const shown = addMessage(message);
     const mine = state.mine.get(message.conversation_id);
-    if (mine) {
+    if (mine && message.kind !== "note") {
       mine.last_message = message;
       mine.updated_at = message.created_at;
       if (!shown && message.direction === "in") mine.unread = (mine.unread || 0) + 1;
@@ -720,6 +734,7 @@ function connectLive() {
   on("message_status", (update) => {
     const known = state.messages.get(update.id);
     if (known) addMessage({ ...known, status: update.status });
+    else if (state.current && state.current.id === update.conversation_id) laterStatus.set(update.id, update.status);
   });
   on("resync", () => loadEverything().catch(failed));
 }

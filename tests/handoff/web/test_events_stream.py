@@ -127,7 +127,7 @@ async def test_pings_keep_the_stream_open_and_a_logged_out_session_ends_it() -> 
 
     hub = EventHub()
     app = web.Application()
-    add_events_route(app, lambda request: hub, authenticate, session_of=session_of, ping_s=0.1)
+    add_events_route(app, lambda app: hub, authenticate, session_of=session_of, ping_s=0.1)
     async with hub.running(), TestClient(TestServer(app, host="127.0.0.1")) as client:
         response = await client.get("/api/v1/events")
         events = EventReader(response)
