@@ -179,6 +179,6 @@ def _event_relay(settings: Settings) -> EventRelay | None:
     """Redis pub/sub between gateway processes when ``CAREBOT_REDIS_URL`` is set, else none."""
     if not settings.redis_url:
         return None
-    from bot.redis_event_relay import RedisEventRelay  # redis is only imported when used
+    from bot.redis_event_relay import RedisEventRelay, channel_for  # redis only when used
 
-    return RedisEventRelay(settings.redis_url)
+    return RedisEventRelay(settings.redis_url, channel=channel_for(settings.database_url))

@@ -13,6 +13,7 @@ in pipelined batches; when Redis is away for long, the oldest are dropped and co
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import secrets
@@ -31,6 +32,14 @@ CHANNEL = "carebot:conversation-events"
 SEND_LIMIT = 20_000
 BATCH = 200
 RETRY_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+def channel_for(database_url: str) -> str:
+    """The pub/sub channel of the gateways sharing one database: exactly the processes that must
+    hear each other, while other deployments (or test runs) on the same Redis stay apart. Only a
+    digest of the URL is used, so no password reaches Redis."""
+    digest = hashlib.sha256(database_url.encode()).hexdigest()[:16]
+    return f"{CHANNEL}:{digest}"
 
 
 class RedisEventRelay:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -147,3 +148,30 @@ async def test_the_stream_is_closed_cleanly_when_the_gateway_stops(sqlite_url: s
         assert response.status == 200
     with pytest.raises((EOFError, aiohttp.ClientError)):
         await EventReader(response).next(5)
+
+
+async def test_two_gateways_share_live_events_through_redis(sqlite_url: str) -> None:
+    """A customer on one gateway, the agent's stream on another, one database, real Redis."""
+    settings = settings_for(sqlite_url, redis_url="redis://127.0.0.1:6379/0")
+    async with (
+        gateway_client(settings, nlu=RecordedNlu()) as front,
+        gateway_client(settings, nlu=RecordedNlu()) as back,
+    ):
+        for client in (front, back):
+            relay = client.app[PIPELINE].events._relay
+            assert relay is not None
+            await asyncio.wait_for(relay.connected.wait(), 5)  # type: ignore[attr-defined]
+        _, alice = await agent_token(back, "alice", languages=["en"])
+        async with stream(back, alice) as events:
+            customer = await ChatCustomer(front).start()
+            await customer.say("/human")
+            handoff = await events.until("handoff")
+            claimed = await front.post(
+                f"/api/v1/conversations/{handoff.data['id']}/claim",
+                headers={"Authorization": f"Bearer {alice}"},
+            )
+            assert claimed.status == 200
+            await customer.say("are you there?")
+            message = await events.until("message", direction="in", text="are you there?")
+            assert message.data["conversation_id"] == handoff.data["id"]
+            await customer.close()
