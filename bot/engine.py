@@ -40,7 +40,7 @@ from bot.messages import (
     Reply,
 )
 from bot.settings import Behaviour, ConfigError, TriggerAction
-from bot.text_matching import command_of, contains_phrase, match_choice
+from bot.text_matching import PhraseSet, command_of, match_choice
 
 log = logging.getLogger(__name__)
 
@@ -139,10 +139,10 @@ class ConversationEngine:
         self._outlook = outlook
         self._clock = clock
         handoff = behaviour.handoff
-        self._handoff_phrases = [
+        self._handoff_phrases = PhraseSet(
             phrase for phrases in handoff.keywords.values() for phrase in phrases
-        ]
-        self._angry_phrases = (
+        )
+        self._angry_phrases = PhraseSet(
             [phrase for phrases in handoff.sentiment.keywords.values() for phrase in phrases]
             if handoff.sentiment.keywords_action != "off"
             else []
@@ -190,10 +190,10 @@ class ConversationEngine:
         if command == "/start":
             return self._say(pending, language, "greet", decision="greet", streak=0)
         if command in self._behaviour.handoff.commands or (
-            command is None and contains_phrase(text, self._handoff_phrases)
+            command is None and self._handoff_phrases.find(text)
         ):
             return await self._handoff(pending, language, HandoffReason.CUSTOMER_REQUEST, text)
-        angry = contains_phrase(text, self._angry_phrases) if command is None else None
+        angry = self._angry_phrases.find(text) if command is None else None
         if angry is not None:
             action = self._behaviour.handoff.sentiment.keywords_action
             return await self._unhappy(pending, language, action, f"keyword: {angry}", None)

@@ -35,12 +35,30 @@ def command_of(text: str) -> str | None:
 
 def contains_phrase(text: str, phrases: Iterable[str]) -> str | None:
     """The first phrase found in ``text`` as whole words (accent- and case-insensitive), if any."""
-    haystack = f" {normalize(text)} "
-    for phrase in phrases:
-        needle = normalize(phrase)
-        if needle and f" {needle} " in haystack:
-            return phrase
-    return None
+    return PhraseSet(phrases).find(text)
+
+
+class PhraseSet:
+    """Phrases normalised once, to look for in many messages (the engine's keyword lists).
+
+    Normalising every keyword again for every message was most of the engine's own CPU time.
+    """
+
+    def __init__(self, phrases: Iterable[str]) -> None:
+        self._needles = [(f" {n} ", p) for p in phrases if (n := normalize(p))]
+
+    def __bool__(self) -> bool:
+        return bool(self._needles)
+
+    def find(self, text: str) -> str | None:
+        """The first phrase found in ``text`` as whole words, if any."""
+        if not self._needles:
+            return None
+        haystack = f" {normalize(text)} "
+        for needle, phrase in self._needles:
+            if needle in haystack:
+                return phrase
+        return None
 
 
 def match_choice(

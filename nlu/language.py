@@ -51,6 +51,18 @@ class NgramLanguageDetector:
         if len(self._counts) < 1:
             raise ValueError("language detection needs examples in at least one language")
         self._vocabulary = max(1, len(vocabulary))
+        # Every known feature's log-probability in each language, computed once: scoring a message
+        # is then one dictionary lookup per feature instead of a logarithm per feature and language.
+        self._order = tuple(self._counts)
+        denominators = [self._totals[lang] + self._vocabulary for lang in self._order]
+        self._unseen = tuple(-math.log(d) for d in denominators)
+        self._log_probabilities = {
+            feature: tuple(
+                math.log((self._counts[lang].get(feature, 0) + 1) / d)
+                for lang, d in zip(self._order, denominators, strict=True)
+            )
+            for feature in vocabulary
+        }
 
     @property
     def languages(self) -> list[str]:
@@ -63,12 +75,12 @@ class NgramLanguageDetector:
             return None
         if len(self._counts) == 1:
             return next(iter(self._counts)), 1.0
-        scores: dict[str, float] = {}
-        for language, counter in self._counts.items():
-            denominator = self._totals[language] + self._vocabulary
-            scores[language] = sum(
-                math.log((counter.get(f, 0) + 1) / denominator) for f in features
-            )
+        totals = [0.0] * len(self._order)
+        lookup, unseen = self._log_probabilities.get, self._unseen
+        for feature in features:
+            for index, value in enumerate(lookup(feature, unseen)):
+                totals[index] += value
+        scores = dict(zip(self._order, totals, strict=True))
         best = max(scores, key=lambda lang: scores[lang])
         # Softmax over log-likelihoods, tempered by the number of features (they are not
         # independent).
