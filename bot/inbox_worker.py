@@ -92,11 +92,17 @@ class InboxWorker:
             self._handed.pop(conversation_id, None)
 
     async def sweep(self) -> int:
-        """Wake every conversation with stored, unprocessed messages; returns how many."""
+        """Wake every conversation with unprocessed messages that no drain has; returns how many.
+
+        A running (or waiting) drain processes the conversation's messages in order before it
+        ends, so waking it again would only make it read the inbox once more: under a backlog
+        that was thousands of reads per sweep.
+        """
         ids = await self._store.pending_conversation_ids(self._channels)
-        for conversation_id in ids:
+        idle = [i for i in ids if not self._tasks.active(i)]
+        for conversation_id in idle:
             self.wake(conversation_id)
-        return len(ids)
+        return len(idle)
 
     async def run(self) -> None:
         """Sweep now and then forever (cancel to stop); wake-ups do the rest."""

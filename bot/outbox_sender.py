@@ -80,10 +80,17 @@ class OutboxSender:
             self._handed.pop(conversation_id, None)
 
     async def sweep(self) -> int:
+        """Wake every conversation with queued replies that no drain is sending; returns how many.
+
+        A running drain sends what is queued, in order, before it ends, so waking it again would
+        only make it read the outbox once more: under a backlog that was thousands of reads per
+        sweep.
+        """
         ids = await self._store.queued_conversation_ids(self._outputs)
-        for conversation_id in ids:
+        idle = [i for i in ids if not self._tasks.active(i)]
+        for conversation_id in idle:
             self.wake(conversation_id)
-        return len(ids)
+        return len(idle)
 
     async def run(self) -> None:
         """Sweep now and then forever (cancel to stop); wake-ups do the rest."""

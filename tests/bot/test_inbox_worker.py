@@ -251,3 +251,17 @@ async def test_only_the_hosted_channels_are_processed(sqlite_url: str) -> None:
 
     assert nlu.calls == ["from the web"]
     assert len(pending) == 1  # left for the process that hosts Telegram
+
+
+async def test_a_sweep_leaves_conversations_being_drained_alone(database_url: str) -> None:
+    nlu = ScriptedNlu(delays={"slow": 0.5})
+    output = PlatformOutput()
+    async with pipeline_for(database_url, output, nlu, NO_SWEEP) as pipeline:
+        assert await pipeline.inbox.accept(inbound("slow", sender="a"))
+        assert await pipeline.inbox.accept(inbound("next", sender="a"))
+        await nlu.changes.wait_until(lambda: nlu.in_flight == 1)
+        # Both messages are unprocessed, but their conversation's drain will reach them in order.
+        assert await pipeline.worker.sweep() == 0
+        await output.wait_for(2)
+        await pipeline.idle()
+    assert nlu.calls == ["slow", "next"]  # each looked at once, in order
