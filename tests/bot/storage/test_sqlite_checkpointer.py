@@ -12,10 +12,11 @@ from sqlalchemy import Connection, text
 from bot.storage.database import Database
 
 
-async def _file_size_after(path: Path, floor: int, timeout: float) -> int:
-    deadline = time.monotonic() + timeout
+def _file_size_after(path: Path, floor: int, seconds: float) -> int:
+    """The file's size once it is above ``floor``, or after ``seconds`` (called in a thread)."""
+    deadline = time.monotonic() + seconds
     while (size := path.stat().st_size) <= floor and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
+        time.sleep(0.05)
     return size
 
 
@@ -29,13 +30,14 @@ async def test_the_checkpointer_moves_the_log_into_the_database_file(tmp_path: P
             return int(connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one())
 
         assert await database.run_write(create) == 0  # the writer never checkpoints itself
-        empty = path.stat().st_size
+        empty = (await asyncio.to_thread(path.stat)).st_size
 
         def fill(connection: Connection) -> None:
             connection.execute(text("INSERT INTO blob (v) VALUES (:v)"), [{"v": "x" * 4000}] * 500)
 
         await database.run_write(fill)
         # About 2 MB went into the log; the checkpointer copies it into the file within a second.
-        assert await _file_size_after(path, empty + 1_000_000, timeout=5) > empty + 1_000_000
+        grown = await asyncio.to_thread(_file_size_after, path, empty + 1_000_000, 5.0)
+        assert grown > empty + 1_000_000
     finally:
         await database.dispose()
