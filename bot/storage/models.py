@@ -288,10 +288,22 @@ class CannedReply(Base):
 
 
 class Feedback(Base):
-    """A customer's rating (1 to 5; thumbs up is 5, thumbs down 1) and optional comment."""
+    """A customer's rating (1 to 5; thumbs up is 5, thumbs down 1) or comment.
+
+    ``kind`` is ``helpful`` (the thumbs after an FAQ answer), ``rating`` (1-5 after a handoff) or
+    ``comment``. ``target`` names what is rated (``message:<id>`` of the answer, ``handoff:<id>``,
+    or for a comment the inbound ``message:<id>`` it came in): a rating given twice for the same
+    target updates the row, so the last one counts.
+    """
 
     __tablename__ = "feedback"
-    __table_args__ = (Index("ix_feedback_created_at", "created_at"),)
+    __table_args__ = (
+        UniqueConstraint(
+            "conversation_id", "kind", "target", name="uq_feedback_conversation_kind_target"
+        ),
+        Index("ix_feedback_created_at", "created_at"),
+        Index("ix_feedback_agent_id", "agent_id"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
@@ -303,6 +315,45 @@ class Feedback(Base):
     rating: Mapped[int | None] = mapped_column(SmallInteger)
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(16), server_default="rating")
+    target: Mapped[str] = mapped_column(String(64), server_default="")
+    handoff_id: Mapped[int | None] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime]
+
+
+class ReviewItem(Base):
+    """A customer question the team should look at: it fell back, was rated low or handed off.
+
+    The NLU's best guess is copied from the message, so the queue reads without joins and keeps
+    what the model thought at the time. One item per question (the first reason wins).
+    ``status``: ``open`` | ``added`` | ``dismissed``; ``target_faq``: an FAQ key or ``new``.
+    """
+
+    __tablename__ = "review_items"
+    __table_args__ = (
+        UniqueConstraint("message_id", name="uq_review_items_message_id"),
+        Index("ix_review_items_status_id", "status", "id"),
+        Index("ix_review_items_conversation_id", "conversation_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str | None] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(16))  # "fallback" | "low_rating" | "handoff"
+    intent: Mapped[str | None] = mapped_column(String(128))
+    intent_confidence: Mapped[float | None] = mapped_column(Float)
+    faq_key: Mapped[str | None] = mapped_column(String(128))
+    faq_confidence: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), server_default="open")
+    target_faq: Mapped[str | None] = mapped_column(String(128))
+    note: Mapped[str | None] = mapped_column(Text)
+    marked_by: Mapped[int | None] = mapped_column(BigInteger)
+    marked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class MessageReceipt(Base):
