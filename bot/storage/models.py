@@ -124,6 +124,8 @@ class Conversation(Base):
     close_reason: Mapped[str | None] = mapped_column(String(32))
     # The agent who owns it while ``state == 'agent'`` (no foreign key, like messages.agent_id).
     agent_id: Mapped[int | None] = mapped_column(BigInteger)
+    # When the bot asked "was this helpful?": at most once per conversation (bot.feedback_rules).
+    helpful_asked_at: Mapped[datetime | None]
 
 
 class Message(Base):

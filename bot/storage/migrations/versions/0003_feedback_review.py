@@ -1,4 +1,4 @@
-"""feedback kinds and targets, review queue
+"""feedback kinds and targets, when a conversation was asked "was this helpful?", review queue
 
 Revision ID: 0003
 Revises: 0002
@@ -37,6 +37,9 @@ def upgrade() -> None:
             "uq_feedback_conversation_kind_target", ["conversation_id", "kind", "target"]
         )
         batch_op.create_index("ix_feedback_agent_id", ["agent_id"], unique=False)
+
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("helpful_asked_at", sa.DateTime(), nullable=True))
 
     op.create_table(
         "review_items",
@@ -88,6 +91,9 @@ def downgrade() -> None:
         batch_op.drop_index("ix_review_items_status_id")
 
     op.drop_table("review_items")
+
+    with op.batch_alter_table("conversations", schema=None) as batch_op:
+        batch_op.drop_column("helpful_asked_at")
 
     with op.batch_alter_table("feedback", schema=None) as batch_op:
         batch_op.drop_index("ix_feedback_agent_id")
