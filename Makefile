@@ -21,11 +21,12 @@ run: setup
 shell: $(VENV)/.installed
 	$(BIN)/carebot shell
 
-test: setup lint pytest
+test: setup chromium lint pytest
 
-setup: $(VENV)/.installed $(RASA_VENV)/.installed chromium
+setup: $(VENV)/.installed $(RASA_VENV)/.installed
 
 # The console's browser tests run in Debian's chromium; install it when missing (CI runs as root).
+# Only the tests need it: `make run` does not install a browser.
 chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -63,7 +64,7 @@ lint: $(VENV)/.installed
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
-pytest: setup
+pytest: setup chromium
 	$(BIN)/pytest
 
 bench: setup
