@@ -11,6 +11,10 @@ keyword), angry keywords (``handoff.sentiment``), a yes to an offered person, th
 then on the NLU's understanding a ``handoff.rules`` entry (e.g. ``faq/complaint``), the
 ``ask_human`` and ``feedback_negative`` intents, and the fallback streak. While a person owns the
 conversation none of them applies: the bot stays silent.
+
+Feedback (asking for it, reading ratings and comments) follows :mod:`bot.feedback_rules`; the
+outcome carries what to store (:attr:`Outcome.feedback`) and which question to put in the review
+queue (:attr:`Outcome.review_reason`), so the store records them with the rest of the outcome.
 """
 
 from __future__ import annotations
@@ -18,10 +22,23 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from bot.faq_catalog import FaqCatalog
+from bot.feedback_rules import (
+    AWAITING_COMMENT,
+    AWAITING_HELPFUL,
+    AWAITING_RATING,
+    HELPFUL_CHOICES,
+    HELPFUL_NO,
+    HELPFUL_YES,
+    FeedbackEntry,
+    FeedbackKind,
+    ReviewReason,
+    read_helpful,
+    read_rating,
+)
 from bot.handoff_notice import handoff_notice
 from bot.interfaces import (
     HandoffForecast,
@@ -75,6 +92,7 @@ class ConversationSnapshot:
     language: str | None
     fallback_streak: int
     awaiting: str | None
+    helpful_asked: bool = False  # "was this helpful?" already asked in this conversation
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +131,9 @@ class Outcome:
     handoff_detail: str | None = None
     decision: str = ""  # a short label for logs and tests: "faq", "fallback", "handoff", ...
     extra: dict[str, str] = field(default_factory=dict)
+    feedback: FeedbackEntry | None = None  # a rating or comment read from this message
+    review_reason: str | None = None  # put a question in the review queue (ReviewReason)
+    asks_helpful: bool = False  # the replies include the once-per-conversation helpful request
 
 
 class ConversationEngine:
@@ -189,14 +210,21 @@ class ConversationEngine:
         command = command_of(text)
         if command == "/start":
             return self._say(pending, language, "greet", decision="greet", streak=0)
+        # An invited comment is read by the NLU, not by keywords: "the agent was rude" is a
+        # comment on the agent, not a request for one (commands still work).
+        keywords = command is None and conversation.awaiting != AWAITING_COMMENT
         if command in self._behaviour.handoff.commands or (
-            command is None and self._handoff_phrases.find(text)
+            keywords and self._handoff_phrases.find(text)
         ):
             return await self._handoff(pending, language, HandoffReason.CUSTOMER_REQUEST, text)
-        angry = self._angry_phrases.find(text) if command is None else None
+        angry = self._angry_phrases.find(text) if keywords else None
         if angry is not None:
             action = self._behaviour.handoff.sentiment.keywords_action
             return await self._unhappy(pending, language, action, f"keyword: {angry}", None)
+
+        answered = self._answer_to_feedback_request(pending, language)
+        if answered is not None:
+            return answered
 
         if conversation.awaiting in HANDOFF_OFFERS:
             answer = self._answer_to_offer(pending, language)
@@ -219,6 +247,10 @@ class ConversationEngine:
         try:
             nlu = await self._nlu.parse(text)
         except NluUnavailable as exc:
+            if conversation.awaiting == AWAITING_COMMENT:
+                # Can't tell a comment from a question without the NLU: keep it as the comment
+                # it was invited as, rather than hand off a customer who just rated us.
+                return self._comment(pending, language, None)
             if not self._behaviour.handoff.on_nlu_unavailable:
                 log.warning("NLU unavailable, asking to try again: %s", exc)
                 return self._say(
@@ -228,6 +260,8 @@ class ConversationEngine:
             return await self._handoff(
                 pending, language, HandoffReason.NLU_UNAVAILABLE, str(exc), notice="nlu_unavailable"
             )
+        if conversation.awaiting == AWAITING_COMMENT and not self._is_new_question(nlu):
+            return self._comment(pending, language, nlu)
         return await self._decide(pending, language, nlu)
 
     # ---------------------------------------------------------------------------------------------
@@ -249,27 +283,23 @@ class ConversationEngine:
                 else None
             )
             if answer is not None:
-                return Outcome(
-                    language=language,
-                    replies=(Reply(answer),),
-                    state=ConversationState.BOT,
-                    fallback_streak=0,
-                    awaiting=None,
-                    nlu=nlu,
-                    decision="faq",
-                )
+                return self._faq_answer(pending, language, answer, nlu)
         elif intent == "ask_human":
             return await self._handoff(
-                pending, language, HandoffReason.CUSTOMER_REQUEST, "nlu", nlu=nlu
+                pending, language, HandoffReason.CUSTOMER_REQUEST, "nlu", nlu=nlu, review=False
             )
         elif intent in ("greet", "goodbye", "thanks", "bot_challenge"):
             return self._say(pending, language, intent, decision=intent, streak=0, nlu=nlu)
-        elif (
-            intent == "feedback_negative"
-            and self._behaviour.handoff.sentiment.intent_action != "off"
-        ):
+        elif intent == "feedback_positive":
+            return self._comment(pending, language, nlu)
+        elif intent == "feedback_negative":
             action = self._behaviour.handoff.sentiment.intent_action
-            return await self._unhappy(pending, language, action, f"intent: {intent}", nlu)
+            if action == "off":
+                return self._comment(pending, language, nlu)
+            unhappy = await self._unhappy(pending, language, action, f"intent: {intent}", nlu)
+            return replace(
+                unhappy, feedback=FeedbackEntry(FeedbackKind.COMMENT, comment=text_of(pending))
+            )
         elif intent in ("affirm", "deny"):
             return self._say(pending, language, "how_can_i_help", decision=intent, nlu=nlu)
         return self._fallback(pending, language, nlu, out_of_scope=intent == "out_of_scope")
@@ -303,6 +333,7 @@ class ConversationEngine:
                 detail,
                 notice="handoff_sentiment",
                 nlu=nlu,
+                review=False,
             )
         return self._offer_human(
             pending,
@@ -318,9 +349,13 @@ class ConversationEngine:
         streak = pending.conversation.fallback_streak + 1
         offer_after = self._behaviour.fallback.offer_human_after
         if offer_after and streak >= offer_after:
-            return self._offer_human(pending, language, nlu, text_key="offer_human", streak=streak)
-        key = "out_of_scope" if out_of_scope else "rephrase"
-        return self._say(pending, language, key, decision="fallback", streak=streak, nlu=nlu)
+            outcome = self._offer_human(
+                pending, language, nlu, text_key="offer_human", streak=streak
+            )
+        else:
+            key = "out_of_scope" if out_of_scope else "rephrase"
+            outcome = self._say(pending, language, key, decision="fallback", streak=streak, nlu=nlu)
+        return replace(outcome, review_reason=ReviewReason.FALLBACK)
 
     def _offer_human(
         self,
@@ -363,7 +398,9 @@ class ConversationEngine:
         *,
         notice: str = "handoff_requested",
         nlu: NluResult | None = None,
+        review: bool = True,
     ) -> Outcome:
+        """Hand off; a question the NLU read (a rule, ``ask_human``) goes to the review queue."""
         now = self._clock()
         text = handoff_notice(self._behaviour, language, notice, await self._forecast(now), now)
         return Outcome(
@@ -376,6 +413,7 @@ class ConversationEngine:
             handoff_reason=reason,
             handoff_detail=detail[:500],
             decision="handoff",
+            review_reason=ReviewReason.HANDOFF if review and nlu is not None else None,
         )
 
     async def _forecast(self, now: datetime) -> HandoffForecast | None:
@@ -421,6 +459,119 @@ class ConversationEngine:
             awaiting=conversation.awaiting,
             decision=decision,
         )
+
+    # ------------------------------------------------------------------------------ feedback
+
+    def _faq_answer(
+        self, pending: PendingInbound, language: str, answer: str, nlu: NluResult
+    ) -> Outcome:
+        """The FAQ's answer, followed the first time in a conversation by "was this helpful?"."""
+        replies = [Reply(answer)]
+        ask = self._behaviour.feedback.helpful and not pending.conversation.helpful_asked
+        if ask:
+            replies.append(
+                Reply(
+                    self._behaviour.text("helpful_request", language),
+                    HELPFUL_CHOICES,
+                    kind=MessageKind.NOTICE,
+                )
+            )
+        return Outcome(
+            language=language,
+            replies=tuple(replies),
+            state=ConversationState.BOT,
+            fallback_streak=0,
+            awaiting=AWAITING_HELPFUL if ask else None,
+            nlu=nlu,
+            decision="faq",
+            asks_helpful=ask,
+        )
+
+    def _answer_to_feedback_request(self, pending: PendingInbound, language: str) -> Outcome | None:
+        """The customer's answer to a pending feedback request, or None if this is not one.
+
+        Button payloads count whatever the conversation awaits (a late tap on an old request still
+        rates); typed answers only while the request is the last thing asked.
+        """
+        awaiting = pending.conversation.awaiting
+        low = self._behaviour.feedback.low_rating
+        if awaiting == AWAITING_HELPFUL or pending.payload in (HELPFUL_YES, HELPFUL_NO):
+            words = {
+                HELPFUL_YES: self._behaviour.handoff.accept_words,
+                HELPFUL_NO: self._behaviour.handoff.decline_words,
+            }
+            text = pending.text if awaiting == AWAITING_HELPFUL else ""
+            helpful = read_helpful(text, pending.payload, words)
+            if helpful is not None:
+                thumbs = 5 if helpful else 1
+                return self._feedback_reply(
+                    pending,
+                    language,
+                    FeedbackEntry(FeedbackKind.HELPFUL, rating=thumbs),
+                    review=thumbs <= low,
+                )
+        rating = read_rating(pending.text if awaiting == AWAITING_RATING else "", pending.payload)
+        if rating is not None:
+            ask_comment = self._behaviour.feedback.ask_comment
+            return self._feedback_reply(
+                pending,
+                language,
+                FeedbackEntry(FeedbackKind.RATING, rating=rating),
+                review=rating <= low,
+                text_key="feedback_comment_request" if ask_comment else "feedback_thanks",
+                awaiting=AWAITING_COMMENT if ask_comment else None,
+            )
+        return None
+
+    def _feedback_reply(
+        self,
+        pending: PendingInbound,
+        language: str,
+        entry: FeedbackEntry,
+        *,
+        review: bool,
+        text_key: str = "feedback_thanks",
+        awaiting: str | None = None,
+    ) -> Outcome:
+        return Outcome(
+            language=language,
+            replies=(Reply(self._behaviour.text(text_key, language)),),
+            state=ConversationState.BOT,
+            fallback_streak=pending.conversation.fallback_streak,
+            awaiting=awaiting,
+            decision="feedback",
+            feedback=entry,
+            review_reason=ReviewReason.LOW_RATING if review else None,
+        )
+
+    def _is_new_question(self, nlu: NluResult) -> bool:
+        """Whether text sent after the comment invitation asks something rather than comments."""
+        if nlu.intent is None or nlu.confidence < self._behaviour.nlu.threshold:
+            return False
+        if nlu.intent == FAQ_INTENT:
+            return nlu.faq_key in self._faqs and (
+                nlu.faq_confidence >= self._behaviour.nlu.faq_threshold
+            )
+        return nlu.intent in ("ask_human", "greet", "bot_challenge")
+
+    def _comment(self, pending: PendingInbound, language: str, nlu: NluResult | None) -> Outcome:
+        """Free text kept as a comment (invited after a rating, or typed praise or blame)."""
+        invited = pending.conversation.awaiting == AWAITING_COMMENT
+        outcome = self._say(
+            pending,
+            language,
+            "feedback_comment_thanks" if invited else "feedback_thanks",
+            decision="feedback",
+            nlu=nlu,
+        )
+        return replace(
+            outcome, feedback=FeedbackEntry(FeedbackKind.COMMENT, comment=text_of(pending))
+        )
+
+
+def text_of(pending: PendingInbound) -> str:
+    """The customer's text as a comment (bounded: a comment is not an essay store)."""
+    return pending.text.strip()[:2000]
 
 
 def _base_language(tag: str | None) -> str | None:

@@ -154,6 +154,18 @@ class SenderBehaviour(_Strict):
     concurrency: int = Field(32, ge=1)
 
 
+class FeedbackBehaviour(_Strict):
+    """When the bot asks for feedback (see :mod:`bot.feedback_rules`)."""
+
+    helpful: bool = Field(
+        True, description="ask 'Was this helpful?' once per conversation, after an FAQ answer"
+    )
+    ask_comment: bool = Field(True, description="after a 1-5 rating, invite one optional comment")
+    low_rating: int = Field(
+        2, ge=0, le=5, description="ratings up to this put the question in the review queue"
+    )
+
+
 class WorkerBehaviour(_Strict):
     concurrency: int = Field(32, ge=1, description="conversations processed at once")
     sweep_interval: Duration = timedelta(seconds=2)
@@ -189,6 +201,10 @@ REQUIRED_TEXTS = (
     "nlu_unavailable_no_handoff",
     "text_only",
     "feedback_request",
+    "helpful_request",
+    "feedback_thanks",
+    "feedback_comment_request",
+    "feedback_comment_thanks",
 )
 
 
@@ -204,6 +220,7 @@ class Behaviour(_Strict):
     metrics: MetricsBehaviour = MetricsBehaviour()
     sender: SenderBehaviour = SenderBehaviour()
     worker: WorkerBehaviour = WorkerBehaviour()
+    feedback: FeedbackBehaviour = FeedbackBehaviour()
     business_hours: BusinessHoursBehaviour | None = None
     texts: dict[str, dict[str, str]] = Field(default_factory=dict)
 

@@ -328,15 +328,16 @@ async def test_negative_feedback_intent_can_hand_off_directly(behaviour, catalog
     assert outcome.replies[0].text == behaviour.text("handoff_sentiment", "en")
 
 
-async def test_negative_feedback_intent_switched_off_is_a_fallback(
+async def test_negative_feedback_intent_switched_off_is_only_kept_as_a_comment(
     behaviour, catalog, detector
 ) -> None:
     text = "you are not helpful at all"
     nlu = RecordedNlu({text: intent(text, "feedback_negative")})
     off = with_handoff(behaviour, sentiment_intent_action="off")
     outcome = await make_engine(off, catalog, detector, nlu).handle(pending(text))
-    assert outcome.decision == "fallback"
+    assert outcome.decision == "feedback"
     assert outcome.handoff_reason is None
+    assert outcome.feedback is not None and outcome.feedback.comment == text
 
 
 async def test_accepting_a_fallback_offer_is_still_reason_fallback(
