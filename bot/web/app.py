@@ -15,12 +15,13 @@ from aiohttp import web
 from bot.event_hub import EventHub
 from bot.interfaces import NluClient
 from bot.messages import Channel, DeliveryStatus, InboundMessage, TranscriptEntry
-from bot.pipeline import Pipeline, running_pipeline
+from bot.pipeline import Pipeline, load_faqs, running_pipeline
 from bot.settings import Behaviour, Settings
 from bot.web.channel_setup import ChannelCore, HostedChannels, attach_channels
 from bot.web.errors import json_errors
 from bot.web.health import healthz, metrics, readyz_handler
 from handoff.web import attach_agent_desk
+from handoff.web.admin_pages import add_admin_pages
 from handoff.web.auth import authenticate, console_session
 from handoff.web.console import add_console_routes
 from handoff.web.events_stream import add_events_route
@@ -54,9 +55,10 @@ def create_app(
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/", _to_chat)
     add_events_route(app, _events_of, authenticate, session_of=console_session)
-    add_console_routes(
+    console = add_console_routes(
         app, console_session, secure_cookies=settings.public_url.startswith("https://")
     )
+    add_admin_pages(app, console, faqs=lambda: load_faqs(settings, behaviour))
     return app
 
 

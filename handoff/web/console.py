@@ -32,6 +32,8 @@ TEMPLATES = HERE / "templates"
 LANGUAGE_COOKIE = "carebot_lang"
 LOGIN_CSRF_COOKIE = "carebot_login_csrf"
 _LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+DASHBOARD_PATH = "/agent/dashboard"
+REVIEW_PATH = "/agent/review"
 
 #: The console session behind a request, or None (the desk's auth helper; never raises).
 SessionLookup = Callable[[web.Request], Awaitable[Principal | None]]
@@ -46,16 +48,27 @@ SECURITY_HEADERS = {
 }
 
 
-def _json_block(value: Any) -> str:
+def json_block(value: Any) -> str:
     """JSON safe inside ``<script type="application/json">``: ``<`` can never close the tag."""
     return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
+
+
+def admin_nav(texts: Mapping[str, str], current: str | None = None) -> str:
+    """The admin pages' entries of the top bar (HTML): rendered for admins only."""
+    links = ((DASHBOARD_PATH, "tab-dashboard", "dashboard"), (REVIEW_PATH, "tab-review", "review"))
+    return "".join(
+        f'<a href="{path}" id="{ident}"'
+        + (' class="active" aria-current="page"' if key == current else "")
+        + f">{html.escape(texts[key])}</a>"
+        for path, ident, key in links
+    )
 
 
 class Console:
     """The console's page handlers."""
 
     def __init__(self, session_of: SessionLookup, *, secure_cookies: bool) -> None:
-        self._session_of = session_of
+        self.session_of = session_of
         self._secure = secure_cookies
         self._login = Template((TEMPLATES / "login.html").read_text("utf-8"))
         self._shell = Template((TEMPLATES / "console.html").read_text("utf-8"))
@@ -70,10 +83,10 @@ class Console:
         raise web.HTTPFound("/agent/")
 
     async def console(self, request: web.Request) -> web.StreamResponse:
-        principal = await self._session_of(request)
+        principal = await self.session_of(request)
         if principal is None or principal.agent is None or principal.csrf_token is None:
             raise web.HTTPFound("/agent/login")
-        language = self._language(request)
+        language = self.language(request)
         texts = TEXTS[language]
         agent = principal.agent
         me = {
@@ -85,32 +98,33 @@ class Console:
             "languages": list(agent.languages),
         }
         page = self._shell.substitute(
-            _escaped(texts),
+            escaped_texts(texts),
             lang=language,
             csrf=html.escape(principal.csrf_token),
             display_name=html.escape(agent.display_name),
-            texts_json=_json_block(texts),
-            me_json=_json_block(me),
+            texts_json=json_block(texts),
+            me_json=json_block(me),
+            admin_nav=admin_nav(texts) if agent.is_admin else "",
         )
-        return self._page(request, page, language)
+        return self.page(request, page, language)
 
     async def login_page(self, request: web.Request) -> web.StreamResponse:
-        principal = await self._session_of(request)
+        principal = await self.session_of(request)
         if principal is not None and principal.agent is not None:
             raise web.HTTPFound("/agent/")
-        language = self._language(request)
+        language = self.language(request)
         texts = TEXTS[language]
         error = {"failed": "login_failed", "rate_limited": "login_rate_limited"}.get(
             request.query.get("error", "")
         )
         csrf = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
         page = self._login.substitute(
-            _escaped(texts),
+            escaped_texts(texts),
             lang=language,
             csrf=html.escape(csrf),
             error=f'<p class="error" role="alert">{html.escape(texts[error])}</p>' if error else "",
         )
-        response = self._page(request, page, language)
+        response = self.page(request, page, language)
         response.set_cookie(
             LOGIN_CSRF_COOKIE,
             csrf,
@@ -121,14 +135,14 @@ class Console:
         )
         return response
 
-    def _language(self, request: web.Request) -> str:
+    def language(self, request: web.Request) -> str:
         return choose_language(
             request.query.get("lang"),
             request.cookies.get(LANGUAGE_COOKIE),
             request.headers.get("Accept-Language", ""),
         )
 
-    def _page(self, request: web.Request, page: str, language: str) -> web.Response:
+    def page(self, request: web.Request, page: str, language: str) -> web.Response:
         response = web.Response(
             text=page, content_type="text/html", charset="utf-8", headers=SECURITY_HEADERS
         )
@@ -144,7 +158,7 @@ class Console:
         return response
 
 
-def _escaped(texts: Mapping[str, str]) -> dict[str, str]:
+def escaped_texts(texts: Mapping[str, str]) -> dict[str, str]:
     return {key: html.escape(value) for key, value in texts.items()}
 
 
