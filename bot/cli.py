@@ -104,6 +104,25 @@ def build_parser() -> argparse.ArgumentParser:
                 "--password-stdin", action="store_true", help="read the password from stdin"
             )
 
+    report = commands.add_parser(
+        "report",
+        help="support figures of a period: turns, response times, handoffs, CSAT",
+        description="WHEN: an ISO-8601 date or date-time (UTC unless it says otherwise), a span "
+        "back from now such as 30m, 24h, 7d, or now. Default: the last 7 days.",
+    )
+    report.add_argument("--since", metavar="WHEN", help="start of the period (default: 7d)")
+    report.add_argument("--until", metavar="WHEN", help="end of the period (default: now)")
+    report.add_argument("--channel", choices=("telegram", "whatsapp", "web"))
+    report.add_argument("--language", help="only conversations in this language, e.g. it")
+    report.add_argument("--agent", type=int, metavar="ID", help="only this agent's conversations")
+    report.add_argument("--faq", metavar="KEY", help="only conversations that asked this FAQ")
+    report.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    report.add_argument(
+        "--business-hours",
+        action="store_true",
+        help="count agent response times and handoff waits within business hours only",
+    )
+
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", parser_class=_Parser)
     db_commands.required = True
@@ -206,6 +225,15 @@ def _agents(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(str(exc)) from None
 
 
+def _report(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.report_command import ReportCommandError, run_report_command
+
+    try:
+        return run_report_command(args, settings, _behaviour(settings))
+    except ReportCommandError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from bot.storage.database import upgrade_sync
 
@@ -245,6 +273,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "nlu train": _nlu_train,
     "nlu serve": _nlu_serve,
     "db upgrade": _db_upgrade,
+    "report": _report,
     "agents add": _agents,
     "agents list": _agents,
     "agents token": _agents,
