@@ -7,8 +7,8 @@ review items from ``/api/v1/reports/*`` and ``/api/v1/review`` and draw them (ch
 with ``textContent`` only. Only admins see them: a logged-out visitor is sent to the login page,
 an agent who is not an admin gets a 403 page (and no nav entry in the console).
 
-The review page also carries the FAQ catalog (keys and titles in the page's language), so an admin
-can pick the FAQ a question should be added to without another API.
+Both pages carry the FAQ catalog (keys and titles in the page's language): the reports name FAQs
+by key, and an admin picks the FAQ a question should be added to from it.
 """
 
 from __future__ import annotations
@@ -52,17 +52,20 @@ class AdminPages:
         app.router.add_get(REVIEW_PATH, self.review)
 
     async def dashboard(self, request: web.Request) -> web.StreamResponse:
-        return await self._render(request, "dashboard", data=None)
+        return await self._render(request, "dashboard", data=await self._faq_list(request))
 
     async def review(self, request: web.Request) -> web.StreamResponse:
+        return await self._render(request, "review", data=await self._faq_list(request))
+
+    async def _faq_list(self, request: web.Request) -> list[dict[str, str]]:
+        """The FAQ keys and titles in the page's language (the reports name FAQs by key)."""
         if self._faqs is None:  # read once, when first needed (the pipeline reads it too)
             self._faqs = await asyncio.to_thread(self._load_faqs)
         language = self._console.language(request)
-        faqs = [
+        return [
             {"key": key, "title": self._faqs.title(key, language) or key}
             for key in self._faqs.keys()  # noqa: SIM118 - a catalog, not a dict
         ]
-        return await self._render(request, "review", data=faqs)
 
     async def _render(self, request: web.Request, page: str, data: object) -> web.StreamResponse:
         principal = await self._console.session_of(request)

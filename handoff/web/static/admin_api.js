@@ -52,37 +52,35 @@ export function summaryOf(raw) {
 
 /** One interval of the time series. */
 function bucketOf(raw) {
-  const times = raw.response_time_s || {};
-  const all = times.all || times;
   return {
-    start: raw.start ?? raw.since,
-    end: raw.end ?? raw.until ?? null,
+    start: raw.start,
     turns: num(raw.turns) ?? 0,
     answered: num(raw.answered_turns) ?? 0,
     responseRate: num(raw.response_rate),
-    p50: num(all.p50),
-    p90: num(all.p90),
+    p50: num(raw.response_time_p50_s),
+    p90: num(raw.response_time_p90_s),
     handoffs: num(raw.handoffs) ?? 0,
     csat: num(raw.csat),
-    byChannel: raw.turns_by_channel || raw.by_channel || {},
+    ratings: num(raw.ratings) ?? 0,
+    byChannel: raw.turns_by_channel || {},
   };
 }
 
-/** The time series: its intervals, oldest first, and every channel that appears in them. */
+/** The time series: its intervals ("hour" or "day"), oldest first, and its channels. */
 export function timeseriesOf(raw) {
   const buckets = (raw.buckets || []).map(bucketOf);
-  const channels = [...new Set(buckets.flatMap((b) => Object.keys(b.byChannel)))].sort();
+  const channels = raw.channels || [...new Set(buckets.flatMap((b) => Object.keys(b.byChannel)))].sort();
   return { bucket: raw.bucket ?? null, buckets, channels, raw };
 }
 
-/** The FAQs, worst first: {key, title, asked, ratings, csat}. */
+/** The FAQs, worst first: {key, asked, ratings, csat, helpful} (helpful: "was this helpful?" yes share). */
 export function faqsOf(raw) {
   return (raw.faqs || []).map((f) => ({
-    key: f.faq ?? f.key,
-    title: f.title ?? null,
+    key: f.faq,
     asked: num(f.asked),
-    ratings: num(f.ratings ?? f.rating_count),
+    ratings: num(f.ratings),
     csat: num(f.csat),
+    helpful: num(f.helpful),
     raw: f,
   }));
 }
@@ -99,20 +97,24 @@ export async function loadReports(filters) {
 
 // ----------------------------------------------------------------------------------- review queue
 
-/** One question to review. */
+/**
+ * One question to review. The guess is the FAQ the NLU picked if any, else its intent. The API's
+ * status "added" with target FAQ "new" is shown as its own status, "new_faq".
+ */
 export function reviewItemOf(raw) {
-  const guess = raw.nlu || {};
+  const faqGuess = raw.faq_key ?? null;
+  const added = raw.status === "added";
   return {
     id: raw.id,
     conversationId: raw.conversation_id ?? null,
     reason: raw.reason,
-    status: raw.status,
+    status: added && raw.target_faq === "new" ? "new_faq" : raw.status,
     text: raw.text ?? "",
-    intent: guess.intent ?? raw.intent ?? null,
-    confidence: num(guess.confidence ?? raw.confidence),
+    intent: faqGuess ?? raw.intent ?? null,
+    confidence: num(faqGuess ? raw.faq_confidence : raw.intent_confidence),
     rating: num(raw.rating),
     comment: raw.comment ?? null,
-    faq: raw.faq ?? null,
+    faq: added && raw.target_faq !== "new" ? raw.target_faq ?? null : null,
     channel: raw.channel ?? null,
     language: raw.language ?? null,
     createdAt: raw.created_at ?? null,

@@ -8,6 +8,7 @@ import { LANG, count, el, percent, seconds, t, T } from "./page_kit.js";
 const $ = (id) => document.getElementById(id);
 const HOUR = 3600 * 1000;
 const DAY = 24 * HOUR;
+const FAQ_TITLES = new Map((JSON.parse($("faq-catalog").textContent) || []).map((f) => [f.key, f.title]));
 let shown = null; // the last reports drawn, for the CSV export
 
 // ----------------------------------------------------------------------------------- filters
@@ -125,15 +126,17 @@ function renderCharts(series) {
 // ----------------------------------------------------------------------------------- FAQs
 
 function renderFaqs(faqs) {
+  const share = (value) => el("td", { class: `num${value !== null && value < 0.5 ? " bad" : ""}`, text: percent(value, 0) });
   const rows = faqs.slice(0, 15).map((f) =>
     el("tr", { dataset: { faq: f.key } },
-      el("th", { scope: "row" }, f.title ? el("span", { text: f.title }) : null, " ", el("code", { text: f.key })),
+      el("th", { scope: "row" }, el("span", { text: FAQ_TITLES.get(f.key) || f.key }), " ", el("code", { text: f.key })),
       el("td", { class: "num", text: count(f.asked) }),
       el("td", { class: "num", text: count(f.ratings) }),
-      el("td", { class: `num${f.csat !== null && f.csat < 0.5 ? " bad" : ""}`, text: percent(f.csat, 0) })));
+      share(f.csat),
+      share(f.helpful)));
   $("faqs").replaceChildren(rows.length
     ? el("table", { class: "data-table faq-table" },
-        el("thead", {}, el("tr", {}, [T.dash_faq, T.dash_asked, T.dash_ratings, T.dash_faq_csat].map((h, i) =>
+        el("thead", {}, el("tr", {}, [T.dash_faq, T.dash_asked, T.dash_ratings, T.dash_faq_csat, T.dash_helpful].map((h, i) =>
           el("th", { scope: "col", class: i ? "num" : null, text: h })))),
         el("tbody", {}, rows))
     : el("p", { class: "empty", text: T.dash_no_faqs }));
@@ -165,8 +168,8 @@ function reportCsv({ summary, timeseries, faqs }) {
     lines.push([b.start, b.turns, b.answered, b.responseRate, b.p50, b.p90, b.handoffs, b.csat,
       ...timeseries.channels.map((c) => b.byChannel[c] || 0)]);
   }
-  lines.push([], ["faq", "title", "asked", "ratings", "csat"]);
-  for (const f of faqs) lines.push([f.key, f.title, f.asked, f.ratings, f.csat]);
+  lines.push([], ["faq", "title", "asked", "ratings", "csat", "helpful"]);
+  for (const f of faqs) lines.push([f.key, FAQ_TITLES.get(f.key) || "", f.asked, f.ratings, f.csat, f.helpful]);
   return lines.map((row) => row.map(csvCell).join(",")).join("\r\n") + "\r\n";
 }
 

@@ -52,38 +52,31 @@ SUMMARY: dict[str, Any] = {
     "feedback_count": 14,
 }
 TIMESERIES = {
+    "period": SUMMARY["period"],
     "bucket": "day",
+    "channels": ["telegram", "web"],
     "buckets": [
         {
-            "start": f"2026-11-0{day}T00:00:00.000Z",
+            "start": f"2026-11-0{day}T00:00:00Z",
             "turns": 4 + day,
             "answered_turns": 3 + day,
             "response_rate": round((3 + day) / (4 + day), 4),
-            "response_time_s": {"all": {"p50": 1.0 + day, "p90": 10.0 + 3 * day}},
+            "response_time_p50_s": 1.0 + day,
+            "response_time_p90_s": 10.0 + 3 * day,
             "handoffs": day % 3,
             "csat": None if day == 4 else 0.5 + day / 20,
+            "ratings": 0 if day == 4 else 2,
             "turns_by_channel": {"web": 2 + day, "telegram": 2},
         }
         for day in range(1, 8)
     ],
 }
 FAQS = {
+    "period": SUMMARY["period"],
     "faqs": [
-        {
-            "faq": "faq/returns",
-            "title": "Returns <b>and</b> refunds",
-            "asked": 9,
-            "ratings": 4,
-            "csat": 0.25,
-        },
-        {
-            "faq": "faq/shipping_cost",
-            "title": "Shipping costs",
-            "asked": 12,
-            "ratings": 5,
-            "csat": 0.8,
-        },
-    ]
+        {"faq": "faq/<img src=x>", "asked": 9, "ratings": 4, "csat": 0.25, "helpful": 0.4},
+        {"faq": "faq/order_status", "asked": 12, "ratings": 5, "csat": 0.8, "helpful": None},
+    ],
 }
 
 
@@ -152,10 +145,11 @@ async def test_an_admin_reads_the_dashboard(
         await expect(page.locator("[data-chart=volume] .legend")).to_contain_text("telegram")
         await expect(page.locator("[data-chart=csat] table tbody tr")).to_have_count(7)
 
-        # Worst FAQ first; its title is text, never markup.
-        first = page.locator(".faq-table tbody tr").first
-        await expect(first.locator("th")).to_contain_text("Returns <b>and</b> refunds")
-        await expect(first.locator("td.bad")).to_have_text("25%")
+        # Worst FAQ first; a key is text, never markup; known keys show the catalog's title.
+        rows = page.locator(".faq-table tbody tr")
+        await expect(rows.first.locator("th")).to_contain_text("faq/<img src=x>")
+        await expect(rows.first.locator("td.bad")).to_have_text(["25%", "40%"])
+        await expect(rows.nth(1).locator("th")).to_contain_text("Order status and tracking")
 
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
@@ -165,7 +159,9 @@ async def test_an_admin_reads_the_dashboard(
             await page.get_by_role("button", name="Export CSV").click()
         download = await download_info.value
         text = (await download.path()).read_text("utf-8")
-        assert "response_rate,0.925" in text and "faq/returns" in text
+        assert (
+            "response_rate,0.925" in text and "faq/order_status,Order status and tracking" in text
+        )
         assert download.suggested_filename == "carebot-report-2026-11-01-2026-11-08.csv"
 
         # The period picker and the channel filter become query parameters.
@@ -181,3 +177,71 @@ async def test_an_admin_reads_the_dashboard(
 
 def _js_number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+REVIEW_ITEM: dict[str, Any] = {
+    "id": 7,
+    "conversation_id": 3,
+    "channel": "telegram",
+    "language": "en",
+    "text": "where is my <b>parcel</b>??",
+    "reason": "fallback",
+    "intent": "faq",
+    "intent_confidence": 0.41,
+    "faq_key": "faq/shipping_cost",
+    "faq_confidence": 0.38,
+    "status": "open",
+    "target_faq": None,
+    "created_at": "2026-11-05T10:00:00.000Z",
+}
+
+
+async def test_an_admin_adds_a_question_to_an_faq(
+    sqlite_url: str,
+    browser: playwright_api.Browser,  # noqa: F811 - the fixture
+) -> None:
+    async with gateway_client(settings_for(sqlite_url), nlu=RecordedNlu()) as client:
+        await client.app[PIPELINE].desk.agents.add_agent(
+            "root", PASSWORD, display_name="Root", languages=["en"], is_admin=True
+        )
+        page = await console_page(browser, client)
+        posted: list[Any] = []
+        listed: list[str] = []
+
+        async def fulfil(route: playwright_api.Route) -> None:
+            request = route.request
+            if request.method == "POST":
+                posted.append(request.post_data_json)
+                assert request.headers.get("x-csrf-token")
+                body: Any = {**REVIEW_ITEM, "status": "added", "target_faq": "faq/order_status"}
+            else:
+                listed.append(request.url)
+                body = {"items": [REVIEW_ITEM]}
+            await route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+
+        await page.route("**/api/v1/review**", fulfil)
+        await log_in(page, "root")
+        await page.get_by_role("link", name="Review").click()
+        await expect(page.locator("body[data-ready=true]")).to_be_attached()
+        row = page.locator("tr[data-item='7']")
+        await expect(row.locator(".question")).to_have_text("where is my <b>parcel</b>??")
+        await expect(row).to_contain_text("not understood")
+        await expect(row.locator(".guess")).to_contain_text("faq/shipping_cost")
+        await expect(row.locator(".guess")).to_contain_text("38% confident")
+        await expect(row.locator(".status-open")).to_have_text("to review")
+        assert "status=open" in listed[-1]
+
+        # The guess is preselected; the admin picks another FAQ and adds the question to it.
+        pick = row.get_by_label("FAQ to add it to")
+        await expect(pick).to_have_value("faq/shipping_cost")
+        await pick.select_option("faq/order_status")
+        await row.get_by_role("button", name="Add to FAQ").click()
+        await expect(row.locator(".state")).to_have_text("added to an FAQ")
+        await expect(page.locator("#toast")).to_contain_text("Marked: added to an FAQ")
+        assert posted == [{"action": "add_to_faq", "faq": "faq/order_status"}]
+        await expect(row.get_by_role("button", name="Dismiss")).to_have_count(0)
+
+        async with page.expect_request(lambda r: "reason=low_rating" in r.url):
+            await page.locator("#reason").select_option("low_rating")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "review.png"), full_page=True)
