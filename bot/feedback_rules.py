@@ -3,10 +3,11 @@
 Rules (the engine applies them, :mod:`bot.storage.feedback_records` stores the result):
 
 * **"Was this helpful?"** (``feedback.helpful``) follows an FAQ answer, at most once per
-  conversation (``conversations.helpful_asked_at``): a burst of questions gets one request, after
-  the first answer, never one per answer. Choices 👍 ``helpful:yes`` / 👎 ``helpful:no``; typed
-  ``1``/``2``, the emoji, or a yes/no word count too. 👍 is stored as rating 5, 👎 as 1 (CONTRACT
-  section 6, csat).
+  conversation (``conversations.helpful_asked_at``), and not while the customer is still writing:
+  when another of their messages is already waiting, the store drops the request
+  (:func:`without_helpful_request`) and a later answer asks instead. Choices 👍 ``helpful:yes``
+  / 👎 ``helpful:no``; typed ``1``/``2``, the emoji, or a yes/no word count too. 👍 is stored
+  as rating 5, 👎 as 1 (CONTRACT section 6, csat).
 * **1-5 after a resolved handoff**: the desk sends the request and sets ``awaiting='feedback'``;
   the answer is the payload ``feedback:N`` (Telegram button) or a typed ``4``, ``4 stelle``,
   ``4/5``, ``⭐⭐⭐⭐``. With ``feedback.ask_comment`` one follow-up invites a comment: the next
@@ -27,10 +28,14 @@ helpful question does). The "thanks for your feedback" that answers a rating is 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from bot.messages import Choice
 from bot.text_matching import match_choice, normalize
+
+if TYPE_CHECKING:
+    from bot.engine import Outcome
 
 HELPFUL_YES = "helpful:yes"
 HELPFUL_NO = "helpful:no"
@@ -105,3 +110,9 @@ def read_helpful(text: str, payload: str | None, extra_words: dict[str, list[str
     synonyms = {key: [*words, *extra_words.get(key, ())] for key, words in _HELPFUL_WORDS.items()}
     choice = match_choice(stripped, HELPFUL_CHOICES, synonyms)
     return None if choice is None else choice.payload == HELPFUL_YES
+
+
+def without_helpful_request(outcome: Outcome) -> Outcome:
+    """``outcome`` without its "was this helpful?" (the customer is mid-burst; ask later)."""
+    replies = tuple(r for r in outcome.replies if r.choices != HELPFUL_CHOICES)
+    return replace(outcome, replies=replies, awaiting=None, asks_helpful=False)

@@ -34,6 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import ReturningUpdate
 
 from bot.engine import ConversationSnapshot, CustomerSnapshot, Outcome, PendingInbound
+from bot.feedback_rules import without_helpful_request
 from bot.messages import (
     Attachment,
     Author,
@@ -49,6 +50,7 @@ from bot.messages import (
     TranscriptEntry,
 )
 from bot.storage.database import Database
+from bot.storage.feedback_records import record_feedback_and_review
 from bot.storage.models import Conversation, Customer, Handoff, Message, MessageReceipt
 
 log = logging.getLogger(__name__)
@@ -186,6 +188,12 @@ class SqlConversationStore:
         )
         self._unprocessed_in = select(
             _unprocessed(Message.conversation_id == bindparam("b_conversation"))
+        )
+        self._unprocessed_after = select(
+            _unprocessed(
+                Message.conversation_id == bindparam("b_conversation"),
+                Message.id > bindparam("b_message"),
+            )
         )
         self._unprocessed_before = select(
             _unprocessed(
@@ -427,6 +435,12 @@ class SqlConversationStore:
                 self._customer_reachability, {"b_customer": pending.customer.id}
             )
         reachability = customer.one()
+        if outcome.asks_helpful and connection.scalar(
+            self._unprocessed_after,
+            {"b_conversation": seen.id, "b_message": pending.message_id},
+        ):
+            # The customer is still writing: no "was this helpful?" mid-burst (bot.feedback_rules).
+            outcome = without_helpful_request(outcome)
         # Only onto the state the engine decided on: an agent who claimed the conversation
         # meanwhile must not be overwritten by a bot answer decided for a bot conversation.
         changed = connection.execute(
@@ -443,6 +457,7 @@ class SqlConversationStore:
                 "fallback_streak": outcome.fallback_streak,
                 "awaiting": outcome.awaiting,
                 "updated_at": now,
+                **({"helpful_asked_at": now} if outcome.asks_helpful else {}),
             },
         )
         if changed.rowcount == 0:
@@ -466,6 +481,8 @@ class SqlConversationStore:
                     "language": outcome.language,
                 },
             )
+        if outcome.feedback is not None or outcome.review_reason is not None:
+            record_feedback_and_review(connection, self._insert, pending, outcome, now)
         older = bool(replies) and bool(
             connection.scalar(
                 self._queued_before,
@@ -750,6 +767,7 @@ _CONVERSATION_COLUMNS = (
     Conversation.language,
     Conversation.fallback_streak,
     Conversation.awaiting,
+    Conversation.helpful_asked_at,
 )
 
 
@@ -778,6 +796,7 @@ def _conversation_snapshot(row: Mapping[Any, Any]) -> ConversationSnapshot:
         language=row["language"],
         fallback_streak=row["fallback_streak"],
         awaiting=row["awaiting"],
+        helpful_asked=row["helpful_asked_at"] is not None,
     )
 
 
@@ -792,6 +811,7 @@ _NEXT_PENDING = (
         Conversation.language.label("conversation_language"),
         Conversation.fallback_streak,
         Conversation.awaiting,
+        Conversation.helpful_asked_at,
         Customer.id.label("customer_id"),
         Customer.platform_id,
         Customer.display_name,
@@ -825,6 +845,7 @@ def _next_pending(connection: Connection, conversation_id: int) -> PendingInboun
             language=row["conversation_language"],
             fallback_streak=row["fallback_streak"],
             awaiting=row["awaiting"],
+            helpful_asked=row["helpful_asked_at"] is not None,
         ),
         customer=CustomerSnapshot(
             id=row["customer_id"],
