@@ -12,7 +12,7 @@ import getpass
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from bot import __version__
 from bot.faq_catalog import CatalogError
@@ -65,6 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
     nlu_serve.add_argument(
         "--port", type=int, default=None, help="port (default: from CAREBOT_RASA_URL)"
     )
+    export = nlu_commands.add_parser(
+        "export-review", help="write review-queue questions as Rasa nlu.yml examples"
+    )
+    export.add_argument(
+        "--status",
+        default="added",
+        choices=["added", "open", "dismissed"],
+        help="which items (default: added, those an admin marked for an FAQ)",
+    )
+    export.add_argument("--output", default=None, help="file to write (default: standard output)")
 
     telegram = commands.add_parser("telegram", help="Telegram set-up")
     telegram_commands = telegram.add_subparsers(
@@ -234,6 +244,30 @@ def _report(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError(str(exc)) from None
 
 
+def _nlu_export_review(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
+    from bot.storage.database import Database
+    from bot.storage.review_queue import SqlReviewQueue
+    from nlu.review_export import review_nlu_yaml
+
+    async def items() -> list[Any]:
+        database = Database.connect(settings.database_url)
+        try:
+            return await SqlReviewQueue(database).items(status=args.status, limit=100_000)
+        finally:
+            await database.dispose()
+
+    found = asyncio.run(items())
+    text = review_nlu_yaml(reversed(found))  # oldest first
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"{len(found)} questions written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     from bot.storage.database import upgrade_sync
 
@@ -272,6 +306,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
     "shell": _shell,
     "nlu train": _nlu_train,
     "nlu serve": _nlu_serve,
+    "nlu export-review": _nlu_export_review,
     "db upgrade": _db_upgrade,
     "report": _report,
     "agents add": _agents,
