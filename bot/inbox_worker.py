@@ -158,6 +158,13 @@ class InboxWorker:
                 )
                 if outcome.handoff_reason:
                     telemetry.HANDOFFS.labels(outcome.handoff_reason).inc()
+                if outcome.feedback is not None:
+                    rating = outcome.feedback.rating
+                    telemetry.FEEDBACK.labels(
+                        channel, outcome.feedback.kind, "none" if rating is None else str(rating)
+                    ).inc()
+                if outcome.review_reason:
+                    telemetry.REVIEW_ITEMS.labels(outcome.review_reason).inc()
                 log_context.intent.set(outcome.nlu.intent if outcome.nlu else None)
                 log.info(
                     "message %s handled: %s, %d repl%s",

@@ -45,3 +45,15 @@ PROCESSING_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
     registry=REGISTRY,
 )
+FEEDBACK = Counter(
+    "carebot_feedback_total",
+    "Feedback recorded, by kind (helpful, rating, comment) and rating (1-5, or none)",
+    ["channel", "kind", "rating"],
+    registry=REGISTRY,
+)
+REVIEW_ITEMS = Counter(
+    "carebot_review_items_total",
+    "Customer questions put in the review queue, by reason",
+    ["reason"],
+    registry=REGISTRY,
+)
