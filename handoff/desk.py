@@ -81,6 +81,8 @@ class AgentDesk:
     ) -> None:
         self.agents = SqlAgentStore(database)
         self.store = SqlDeskStore(database)
+        self.database = database  # read by the reports API (bot.reports)
+        self.behaviour = behaviour
         self._behaviour = behaviour
         self._wake_sender = wake_sender
         self._sweep_interval = sweep_interval

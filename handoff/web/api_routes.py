@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from handoff.web import api
+from handoff.web import api, reports_api
 from handoff.web.api import Handler
 
 
@@ -33,6 +33,7 @@ class ApiRoute:
         response: the success status and its component schema name (None: no body).
         errors: the error statuses it may answer besides 401 (added for every authenticated one).
         owner_only: only the owner (or an admin) may act; another agent gets 403.
+        admin_only: only admins (the admin token or an admin agent); other agents get 403.
     """
 
     method: str
@@ -46,9 +47,20 @@ class ApiRoute:
     errors: tuple[int, ...] = ()
     params: tuple[Param, ...] = ()
     owner_only: bool = False
+    admin_only: bool = False
 
 
 _LIMIT = Param("limit", {"type": "integer", "minimum": 1}, "how many at most")
+
+_REPORT_PARAMS = (
+    Param("since", {"type": "string"}, "WHEN: ISO-8601 date/date-time (UTC) or a span: 7d, 24h"),
+    Param("until", {"type": "string"}, "WHEN (default: now)"),
+    Param("channel", {"type": "string", "enum": ["telegram", "whatsapp", "web"]}, "one channel"),
+    Param("language", {"type": "string"}, "conversations in this language"),
+    Param("agent", {"type": "integer", "minimum": 1}, "conversations this agent owned"),
+    Param("faq", {"type": "string"}, "conversations that asked this FAQ"),
+    Param("business_hours", {"type": "boolean"}, "agent times in business hours only"),
+)
 
 ROUTES: tuple[ApiRoute, ...] = (
     ApiRoute(
@@ -247,6 +259,42 @@ ROUTES: tuple[ApiRoute, ...] = (
         (204, None),
         errors=(403, 404),
         owner_only=True,
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/reports/summary",
+        reports_api.get_summary,
+        "getReportSummary",
+        "The figures of carebot report --format json (CONTRACT section 6), admins only",
+        (200, "ReportSummary"),
+        errors=(400, 403),
+        params=_REPORT_PARAMS,
+        admin_only=True,
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/reports/timeseries",
+        reports_api.get_timeseries,
+        "getReportTimeseries",
+        "Figures per hour or day for charts, admins only",
+        (200, "ReportTimeseries"),
+        errors=(400, 403),
+        params=(
+            *_REPORT_PARAMS,
+            Param("bucket", {"type": "string", "enum": ["hour", "day"]}, "default: day"),
+        ),
+        admin_only=True,
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/reports/faqs",
+        reports_api.get_faqs,
+        "getReportFaqs",
+        "Per FAQ: asked, ratings, CSAT, helpful share; worst rated first; admins only",
+        (200, "ReportFaqs"),
+        errors=(400, 403),
+        params=(*_REPORT_PARAMS, _LIMIT),
+        admin_only=True,
     ),
 )
 

@@ -38,6 +38,79 @@ def _list_of(key: str, item: str) -> dict[str, Any]:
     return _object({key: {"type": "array", "items": _ref(item)}})
 
 
+_SECONDS = {"type": ["number", "null"]}
+_STATS = _object({"mean": _SECONDS, "p50": _SECONDS, "p90": _SECONDS})
+_BY_RESPONDER = _object({"bot": _STATS, "agent": _STATS, "all": _STATS})
+_SHARE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+_COUNT = {"type": "integer", "minimum": 0}
+_PERIOD = _object({"since": _TIME, "until": _TIME})
+_REPORT_SCHEMAS: dict[str, Any] = {
+    "ReportSummary": _object(
+        {
+            "period": _PERIOD,
+            "filters": {"type": "object"},
+            "response_window_s": {"type": "number"},
+            "turns": _COUNT,
+            "answered_turns": _COUNT,
+            "response_rate": _SHARE,
+            "response_time_s": _BY_RESPONDER,
+            "first_response_time_s": _BY_RESPONDER,
+            "handoffs": _COUNT,
+            "handoff_wait_s": _STATS,
+            "conversations_closed": _COUNT,
+            "containment_rate": _SHARE,
+            "csat": _SHARE,
+            "ratings": _COUNT,
+            "feedback_count": _COUNT,
+            "by_channel": {"type": "array", "items": {"type": "object"}},
+            "by_agent": {"type": "array", "items": {"type": "object"}},
+        }
+    ),
+    "ReportTimeseries": _object(
+        {
+            "period": _PERIOD,
+            "filters": {"type": "object"},
+            "bucket": {"type": "string", "enum": ["hour", "day"]},
+            "channels": {"type": "array", "items": {"type": "string"}},
+            "buckets": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "start": _TIME,
+                        "turns": _COUNT,
+                        "answered_turns": _COUNT,
+                        "response_rate": _SHARE,
+                        "response_time_p50_s": _SECONDS,
+                        "response_time_p90_s": _SECONDS,
+                        "handoffs": _COUNT,
+                        "csat": _SHARE,
+                        "ratings": _COUNT,
+                        "turns_by_channel": {"type": "object"},
+                    }
+                ),
+            },
+        }
+    ),
+    "ReportFaqs": _object(
+        {
+            "period": _PERIOD,
+            "filters": {"type": "object"},
+            "faqs": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "faq": {"type": "string"},
+                        "asked": _COUNT,
+                        "ratings": _COUNT,
+                        "csat": _SHARE,
+                        "helpful": _SHARE,
+                    }
+                ),
+            },
+        }
+    ),
+}
+
 SCHEMAS: dict[str, Any] = {
     "Error": _object(
         {
@@ -211,6 +284,7 @@ SCHEMAS: dict[str, Any] = {
         },
         required=[],
     ),
+    **_REPORT_SCHEMAS,
 }
 
 _ERROR_TEXT = {

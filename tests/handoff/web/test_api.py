@@ -192,7 +192,7 @@ async def test_every_route_refuses_missing_and_wrong_tokens_and_other_agents(
             assert response.status == 401, f"{label} with {headers}"
             assert (await response.json())["error"] == "unauthorized"
         response = await gateway.request(route.method, path, headers=other.headers, **kwargs)
-        if route.owner_only:
+        if route.owner_only or route.admin_only:
             assert response.status == 403, f"{label}: {await response.text()}"
             assert (await response.json())["error"] == "forbidden"
         elif route.operation_id == "claimConversation":
