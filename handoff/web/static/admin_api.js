@@ -131,7 +131,11 @@ export async function loadReview({ reason, status }) {
 
 /** Mark a question: {action: "add_to_faq", faq} | {action: "new_faq"} | {action: "dismiss"}. */
 export async function markReview(id, mark) {
-  const body = { action: mark.action };
-  if (mark.faq) body.faq = mark.faq;
-  return reviewItemOf(await api("POST", `${PATHS.review}/${id}`, body));
+  const body = {
+    add_to_faq: { status: "added", target_faq: mark.faq },
+    new_faq: { status: "added", target_faq: "new" },
+    dismiss: { status: "dismissed", target_faq: null },
+  }[mark.action];
+  const data = await api("POST", `${PATHS.review}/${id}`, body);
+  return reviewItemOf(data.item ?? data);
 }

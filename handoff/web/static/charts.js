@@ -11,12 +11,16 @@ const PLOT_W = W - M.left - M.right;
 const PLOT_H = H - M.top - M.bottom;
 let chartCount = 0;
 
+// Steps that read well on a time axis (seconds): 1 s ... 30 s, 1 min ... 30 min, 1 h ... 1 day.
+const TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
+
 /** A round upper bound for the y axis and its step: 0.87 -> 1, 47 -> 50, 1234 -> 1500. */
-function niceScale(max, ticks = 4) {
-  if (!(max > 0)) return { top: 1, step: 1 / ticks };
+function niceScale(max, { ticks = 4, time = false } = {}) {
+  if (!(max > 0)) return { top: time ? 4 : 1, step: time ? 1 : 1 / ticks };
   const rough = max / ticks;
   const power = 10 ** Math.floor(Math.log10(rough));
-  const step = [1, 2, 2.5, 5, 10].map((f) => f * power).find((s) => s >= rough);
+  const step = (time && rough >= 1 ? TIME_STEPS.find((s) => s >= rough) : null) ??
+    [1, 2, 2.5, 5, 10].map((f) => f * power).find((s) => s >= rough);
   return { top: step * Math.ceil(max / step), step };
 }
 
@@ -74,11 +78,11 @@ function figure(name, title, chart, series, options) {
  *
  * @param {object} spec name (for tests and CSS), title, desc, labels (one per interval, short),
  *   fullLabels (for the table), series [{name, values (number|null)[]}], format(value) -> text,
- *   max (a fixed top of the y axis, e.g. 1 for shares).
+ *   max (a fixed top of the y axis, e.g. 1 for shares), time (values are seconds: round steps).
  */
-export function lineChart({ name, title, desc, labels, fullLabels, series, format, max }) {
+export function lineChart({ name, title, desc, labels, fullLabels, series, format, max, time = false }) {
   const values = series.flatMap((s) => s.values).filter((v) => typeof v === "number");
-  const { top, step } = max ? { top: max, step: max / 4 } : niceScale(Math.max(0, ...values));
+  const { top, step } = max ? { top: max, step: max / 4 } : niceScale(Math.max(0, ...values), { time });
   const { root, x, y } = frame({ title, desc, labels, top, step, format });
   series.forEach((s, index) => {
     const group = svg("g", { class: `series s${index}`, dataset: { series: s.name } });

@@ -105,7 +105,7 @@ function renderCharts(series) {
   const b = series.buckets;
   box.replaceChildren(
     lineChart({
-      name: "response_time", title: T.dash_chart_response_time, desc: T.dash_chart_response_time_desc, ...axis, format: seconds,
+      name: "response_time", title: T.dash_chart_response_time, desc: T.dash_chart_response_time_desc, ...axis, format: seconds, time: true,
       series: [{ name: "p50", values: b.map((x) => x.p50) }, { name: "p90", values: b.map((x) => x.p90) }],
     }),
     lineChart({

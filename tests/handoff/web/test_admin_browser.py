@@ -1,8 +1,11 @@
 """The dashboard and the review queue in real headless Chromium (same set-up as the console's).
 
-An admin opens the dashboard: the tiles show the summary API's figures, the four charts are drawn
-as SVG with data, the FAQ table lists the worst FAQ first; a screenshot is saved to
-``var/artifacts/dashboard.png``. On the review page the admin adds a question to an FAQ.
+An admin opens the dashboard over the report tests' hand-computed conversation set: the tiles hold
+the summary API's figures, the four charts are drawn as SVG with data; a screenshot is saved to
+``var/artifacts/dashboard.png``. A second test answers ``/api/v1/reports/*`` from fixtures to pin
+every tile's text, every chart's points, the FAQ table and the CSV export. On the review page the
+admin adds a question to an FAQ (the review HTTP API is answered from fixtures: it is not served
+yet), screenshot ``var/artifacts/review.png``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 import pytest
 
 from bot.web.app import PIPELINE
+from tests.bot.reports.conversation_set import load_conversation_set, whole_seconds_now
 from tests.fixtures.doubles import RecordedNlu
 from tests.fixtures.gateway import gateway_client, settings_for
 from tests.handoff.web.test_console_browser import (
@@ -94,7 +98,7 @@ async def _serve_reports(page: playwright_api.Page) -> list[str]:
     return asked
 
 
-async def test_an_admin_reads_the_dashboard(
+async def test_the_dashboard_draws_every_figure(
     sqlite_url: str,
     browser: playwright_api.Browser,  # noqa: F811 - the fixture
 ) -> None:
@@ -151,9 +155,6 @@ async def test_an_admin_reads_the_dashboard(
         await expect(rows.first.locator("td.bad")).to_have_text(["25%", "40%"])
         await expect(rows.nth(1).locator("th")).to_contain_text("Order status and tracking")
 
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
-
         # CSV export: a download built from the same JSON.
         async with page.expect_download() as download_info:
             await page.get_by_role("button", name="Export CSV").click()
@@ -177,6 +178,77 @@ async def test_an_admin_reads_the_dashboard(
 
 def _js_number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
+
+
+async def test_the_dashboard_shows_the_summary_api_figures(
+    sqlite_url: str,
+    browser: playwright_api.Browser,  # noqa: F811 - the fixture
+) -> None:
+    """Real figures: the hand-computed conversation set of the report tests, through the API."""
+    async with gateway_client(settings_for(sqlite_url), nlu=RecordedNlu()) as client:
+        pipeline = client.app[PIPELINE]
+        await load_conversation_set(pipeline.database, whole_seconds_now())
+        await pipeline.desk.agents.add_agent(
+            "root", PASSWORD, display_name="Root", languages=["en"], is_admin=True
+        )
+        page = await console_page(browser, client)
+        await log_in(page, "root")
+        async with page.expect_response(lambda r: "/api/v1/reports/summary" in r.url) as info:
+            await page.goto("/agent/dashboard")
+        response = await info.value
+        assert response.status == 200
+        summary = await response.json()
+        await expect(page.locator("body[data-ready=true]")).to_be_attached()
+        assert summary["turns"] > 0 and summary["ratings"] > 0
+
+        # Every tile holds the API's number.
+        for metric in ("response_rate", "containment_rate", "csat", "handoffs", "feedback_count"):
+            value = page.locator(f"[data-metric={metric}] .value")
+            await expect(value).to_have_attribute("data-value", _js_number(summary[metric]))
+        await expect(page.locator("[data-metric=response_rate] .value")).to_have_text(
+            f"{_percent(summary['response_rate'])}"
+        )
+        await expect(page.locator("[data-metric=handoffs] .value")).to_have_text(
+            str(summary["handoffs"])
+        )
+        times = page.locator("[data-metric=response_time_s]")
+        for who in ("bot", "agent", "all"):
+            for p in ("p50", "p90"):
+                expected = summary["response_time_s"][who][p]
+                await expect(times.locator(f"tr[data-responder={who}] td.{p}")).to_have_attribute(
+                    "data-value", "" if expected is None else _js_number(expected)
+                )
+        first = summary["first_response_time_s"]["all"]["p50"]
+        await expect(page.locator("[data-metric=first_response_time_s] .value")).to_have_attribute(
+            "data-value", _js_number(first)
+        )
+
+        # The charts are drawn from the time series, with data.
+        await expect(page.locator("figure.chart-card")).to_have_count(4)
+        for chart in ("response_time", "response_rate", "csat"):
+            points = page.locator(f"[data-chart={chart}] circle.point")
+            await expect(points.first).to_be_attached()
+        await expect(page.locator("[data-chart=volume] rect.bar").first).to_be_attached()
+        await expect(page.locator("[data-chart=volume] .legend")).to_contain_text("telegram")
+        await expect(page.locator(".faq-table tbody tr").first).to_be_attached()
+
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+
+        # An agent who is not an admin is refused by the page and by the API.
+        await pipeline.desk.agents.add_agent("agnes", PASSWORD, languages=["en"])
+        other = await console_page(browser, client)
+        await log_in(other, "agnes")
+        await expect(other.locator("#tab-dashboard")).to_have_count(0)
+        refused = await other.goto("/agent/dashboard")
+        assert refused is not None and refused.status == 403
+        api = await other.request.get("/api/v1/reports/summary")
+        assert api.status == 403
+
+
+def _percent(share: float) -> str:
+    text = f"{share * 100:.1f}".rstrip("0").rstrip(".")
+    return f"{text}%"
 
 
 REVIEW_ITEM: dict[str, Any] = {
@@ -238,7 +310,7 @@ async def test_an_admin_adds_a_question_to_an_faq(
         await row.get_by_role("button", name="Add to FAQ").click()
         await expect(row.locator(".state")).to_have_text("added to an FAQ")
         await expect(page.locator("#toast")).to_contain_text("Marked: added to an FAQ")
-        assert posted == [{"action": "add_to_faq", "faq": "faq/order_status"}]
+        assert posted == [{"status": "added", "target_faq": "faq/order_status"}]
         await expect(row.get_by_role("button", name="Dismiss")).to_have_count(0)
 
         async with page.expect_request(lambda r: "reason=low_rating" in r.url):
