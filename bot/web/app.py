@@ -25,6 +25,7 @@ from handoff.web.admin_pages import add_admin_pages
 from handoff.web.auth import authenticate, console_session
 from handoff.web.console import add_console_routes
 from handoff.web.events_stream import add_events_route
+from handoff.web.faq_source import FAQ_SOURCE, FaqSource
 
 PIPELINE: web.AppKey[Pipeline] = web.AppKey("pipeline", Pipeline)
 CHANNELS: web.AppKey[HostedChannels] = web.AppKey("channels", HostedChannels)
@@ -58,7 +59,8 @@ def create_app(
     console = add_console_routes(
         app, console_session, secure_cookies=settings.public_url.startswith("https://")
     )
-    add_admin_pages(app, console, faqs=lambda: load_faqs(settings, behaviour))
+    app[FAQ_SOURCE] = FaqSource(lambda: load_faqs(settings, behaviour))
+    add_admin_pages(app, console, faqs=app[FAQ_SOURCE])
     return app
 
 

@@ -13,14 +13,11 @@ by key, and an admin picks the FAQ a question should be added to from it.
 
 from __future__ import annotations
 
-import asyncio
 import html
-from collections.abc import Callable
 from string import Template
 
 from aiohttp import web
 
-from bot.faq_catalog import FaqCatalog
 from handoff.principal import AgentRecord
 from handoff.web.console import (
     DASHBOARD_PATH,
@@ -32,15 +29,15 @@ from handoff.web.console import (
     json_block,
 )
 from handoff.web.console_text import TEXTS
+from handoff.web.faq_source import FaqSource
 
 
 class AdminPages:
     """The dashboard and review page handlers, sharing the console's session and language."""
 
-    def __init__(self, console: Console, faqs: Callable[[], FaqCatalog]) -> None:
+    def __init__(self, console: Console, faqs: FaqSource) -> None:
         self._console = console
-        self._load_faqs = faqs
-        self._faqs: FaqCatalog | None = None
+        self._faqs = faqs
         self._pages = {
             "dashboard": Template((TEMPLATES / "dashboard.html").read_text("utf-8")),
             "review": Template((TEMPLATES / "review.html").read_text("utf-8")),
@@ -59,12 +56,11 @@ class AdminPages:
 
     async def _faq_list(self, request: web.Request) -> list[dict[str, str]]:
         """The FAQ keys and titles in the page's language (the reports name FAQs by key)."""
-        if self._faqs is None:  # read once, when first needed (the pipeline reads it too)
-            self._faqs = await asyncio.to_thread(self._load_faqs)
+        catalog = await self._faqs.catalog()
         language = self._console.language(request)
         return [
-            {"key": key, "title": self._faqs.title(key, language) or key}
-            for key in self._faqs.keys()  # noqa: SIM118 - a catalog, not a dict
+            {"key": key, "title": catalog.title(key, language) or key}
+            for key in catalog.keys()  # noqa: SIM118 - a catalog, not a dict
         ]
 
     async def _render(self, request: web.Request, page: str, data: object) -> web.StreamResponse:
@@ -99,13 +95,12 @@ def _me(agent: AgentRecord) -> dict[str, object]:
     return {"id": agent.id, "display_name": agent.display_name, "is_admin": agent.is_admin}
 
 
-def add_admin_pages(
-    app: web.Application, console: Console, *, faqs: Callable[[], FaqCatalog]
-) -> AdminPages:
+def add_admin_pages(app: web.Application, console: Console, *, faqs: FaqSource) -> AdminPages:
     """Add the dashboard and the review page next to the console ``console`` serves.
 
     Args:
-        faqs: reads the FAQ catalog (the review page lists its keys to add a question to).
+        faqs: the FAQ catalog (the review page lists its keys to add a question to); the review
+            API checks decisions against the same source.
     """
     pages = AdminPages(console, faqs)
     pages.add_routes(app)

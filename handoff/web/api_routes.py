@@ -11,7 +11,8 @@ from typing import Any
 
 from aiohttp import web
 
-from handoff.web import api, reports_api
+from bot.storage.review_queue import REASONS, STATUSES
+from handoff.web import api, reports_api, review_api
 from handoff.web.api import Handler
 
 
@@ -294,6 +295,34 @@ ROUTES: tuple[ApiRoute, ...] = (
         (200, "ReportFaqs"),
         errors=(400, 403),
         params=(*_REPORT_PARAMS, _LIMIT),
+        admin_only=True,
+    ),
+    ApiRoute(
+        "GET",
+        "/api/v1/review",
+        review_api.list_review_items,
+        "listReviewItems",
+        "Questions the bot failed (fallback, low rating, handoff), newest first; admins only",
+        (200, "ReviewItemList"),
+        errors=(400, 403),
+        params=(
+            Param("status", {"type": "string", "enum": list(STATUSES)}, "one status"),
+            Param("reason", {"type": "string", "enum": list(REASONS)}, "one reason"),
+            Param("language", {"type": "string"}, "questions in this language"),
+            Param("limit", {"type": "integer", "minimum": 1, "maximum": 500}, "default 100"),
+            Param("before", {"type": "integer", "minimum": 1}, "only items with a smaller id"),
+        ),
+        admin_only=True,
+    ),
+    ApiRoute(
+        "POST",
+        "/api/v1/review/{id}",
+        review_api.mark_review_item,
+        "markReviewItem",
+        "Add a question to an FAQ (or a new one), dismiss it, or reopen it; admins only",
+        (200, "ReviewItem"),
+        body="ReviewDecision",
+        errors=(400, 403, 404, 415),
         admin_only=True,
     ),
 )

@@ -111,6 +111,42 @@ _REPORT_SCHEMAS: dict[str, Any] = {
     ),
 }
 
+_REVIEW_SCHEMAS: dict[str, Any] = {
+    "ReviewItem": _object(
+        {
+            "id": _ID,
+            "message_id": _ID,
+            "conversation_id": _ID,
+            "channel": {"type": "string"},
+            "language": {"type": ["string", "null"]},
+            "text": {"type": "string", "description": "the customer's question"},
+            "reason": {"type": "string", "enum": ["fallback", "low_rating", "handoff"]},
+            "intent": {"type": ["string", "null"], "description": "the NLU's best guess"},
+            "intent_confidence": {"type": ["number", "null"]},
+            "faq_key": {"type": ["string", "null"]},
+            "faq_confidence": {"type": ["number", "null"]},
+            "status": {"type": "string", "enum": ["open", "added", "dismissed"]},
+            "target_faq": {
+                "type": ["string", "null"],
+                "description": "added only: an FAQ key of the catalog, or new",
+            },
+            "marked_by": {"type": ["integer", "null"], "description": "the deciding agent"},
+            "marked_at": _nullable(_TIME),
+            "created_at": _TIME,
+        }
+    ),
+    "ReviewDecision": _object(
+        {
+            "status": {"type": "string", "enum": ["open", "added", "dismissed"]},
+            "target_faq": {
+                "type": ["string", "null"],
+                "description": "required with added: an FAQ key (faq/...) or new",
+            },
+        },
+        required=["status"],
+    ),
+}
+
 SCHEMAS: dict[str, Any] = {
     "Error": _object(
         {
@@ -285,6 +321,8 @@ SCHEMAS: dict[str, Any] = {
         required=[],
     ),
     **_REPORT_SCHEMAS,
+    **_REVIEW_SCHEMAS,
+    "ReviewItemList": _list_of("items", "ReviewItem"),
 }
 
 _ERROR_TEXT = {

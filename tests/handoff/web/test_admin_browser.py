@@ -4,8 +4,8 @@ An admin opens the dashboard over the report tests' hand-computed conversation s
 the summary API's figures, the four charts are drawn as SVG with data; a screenshot is saved to
 ``var/artifacts/dashboard.png``. A second test answers ``/api/v1/reports/*`` from fixtures to pin
 every tile's text, every chart's points, the FAQ table and the CSV export. On the review page the
-admin adds a question to an FAQ (the review HTTP API is answered from fixtures: it is not served
-yet), screenshot ``var/artifacts/review.png``.
+admin adds a question the pipeline put in the review queue to an FAQ through the real
+``/api/v1/review``, screenshot ``var/artifacts/review.png``.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
+from bot.storage.review_queue import SqlReviewQueue
 from bot.web.app import PIPELINE
 from tests.bot.reports.conversation_set import load_conversation_set, whole_seconds_now
-from tests.fixtures.doubles import RecordedNlu
-from tests.fixtures.gateway import gateway_client, settings_for
+from tests.fixtures.doubles import RecordedNlu, faq
+from tests.fixtures.gateway import ChatCustomer, gateway_client, settings_for
 from tests.handoff.web.test_console_browser import (
     ARTIFACTS,
     PASSWORD,
@@ -251,67 +252,58 @@ def _percent(share: float) -> str:
     return f"{text}%"
 
 
-REVIEW_ITEM: dict[str, Any] = {
-    "id": 7,
-    "conversation_id": 3,
-    "channel": "telegram",
-    "language": "en",
-    "text": "where is my <b>parcel</b>??",
-    "reason": "fallback",
-    "intent": "faq",
-    "intent_confidence": 0.41,
-    "faq_key": "faq/shipping_cost",
-    "faq_confidence": 0.38,
-    "status": "open",
-    "target_faq": None,
-    "created_at": "2026-11-05T10:00:00.000Z",
-}
+REVIEWED = "where is my <b>parcel</b>??"
 
 
 async def test_an_admin_adds_a_question_to_an_faq(
     sqlite_url: str,
     browser: playwright_api.Browser,  # noqa: F811 - the fixture
 ) -> None:
-    async with gateway_client(settings_for(sqlite_url), nlu=RecordedNlu()) as client:
-        await client.app[PIPELINE].desk.agents.add_agent(
+    """Over the real ``/api/v1/review``: a question the bot was unsure of (a fallback with the
+    NLU's guess) is written by the pipeline, listed on the page and added to another FAQ."""
+    nlu = RecordedNlu({REVIEWED: faq(REVIEWED, "faq/shipping_cost", 0.38)})
+    async with gateway_client(settings_for(sqlite_url), nlu=nlu) as client:
+        pipeline = client.app[PIPELINE]
+        root = await pipeline.desk.agents.add_agent(
             "root", PASSWORD, display_name="Root", languages=["en"], is_admin=True
         )
+        customer = await ChatCustomer(client).start()
+        await customer.say(REVIEWED)
+        await customer.next_reply()
+        await customer.close()
+        [item] = await SqlReviewQueue(pipeline.database).items()
         page = await console_page(browser, client)
-        posted: list[Any] = []
-        listed: list[str] = []
-
-        async def fulfil(route: playwright_api.Route) -> None:
-            request = route.request
-            if request.method == "POST":
-                posted.append(request.post_data_json)
-                assert request.headers.get("x-csrf-token")
-                body: Any = {**REVIEW_ITEM, "status": "added", "target_faq": "faq/order_status"}
-            else:
-                listed.append(request.url)
-                body = {"items": [REVIEW_ITEM]}
-            await route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
-
-        await page.route("**/api/v1/review**", fulfil)
         await log_in(page, "root")
-        await page.get_by_role("link", name="Review").click()
+        async with page.expect_response(lambda r: "/api/v1/review?" in r.url) as listing:
+            await page.get_by_role("link", name="Review").click()
+        assert (await listing.value).status == 200
+        assert "status=open" in (await listing.value).url
         await expect(page.locator("body[data-ready=true]")).to_be_attached()
-        row = page.locator("tr[data-item='7']")
-        await expect(row.locator(".question")).to_have_text("where is my <b>parcel</b>??")
+        row = page.locator(f"tr[data-item='{item.id}']")
+        await expect(row.locator(".question")).to_have_text(REVIEWED)
         await expect(row).to_contain_text("not understood")
         await expect(row.locator(".guess")).to_contain_text("faq/shipping_cost")
         await expect(row.locator(".guess")).to_contain_text("38% confident")
         await expect(row.locator(".status-open")).to_have_text("to review")
-        assert "status=open" in listed[-1]
 
         # The guess is preselected; the admin picks another FAQ and adds the question to it.
         pick = row.get_by_label("FAQ to add it to")
         await expect(pick).to_have_value("faq/shipping_cost")
         await pick.select_option("faq/order_status")
-        await row.get_by_role("button", name="Add to FAQ").click()
+        async with page.expect_request(lambda r: r.method == "POST") as posted:
+            await row.get_by_role("button", name="Add to FAQ").click()
+        request = await posted.value
+        assert request.post_data_json == {"status": "added", "target_faq": "faq/order_status"}
+        assert request.headers.get("x-csrf-token")
         await expect(row.locator(".state")).to_have_text("added to an FAQ")
         await expect(page.locator("#toast")).to_contain_text("Marked: added to an FAQ")
-        assert posted == [{"status": "added", "target_faq": "faq/order_status"}]
         await expect(row.get_by_role("button", name="Dismiss")).to_have_count(0)
+        [stored] = await SqlReviewQueue(pipeline.database).items()
+        assert (stored.status, stored.target_faq, stored.marked_by) == (
+            "added",
+            "faq/order_status",
+            root.id,
+        )
 
         async with page.expect_request(lambda r: "reason=low_rating" in r.url):
             await page.locator("#reason").select_option("low_rating")

@@ -153,6 +153,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/conversations/{id}/transfer"): {"agent_id": None},
     ("POST", "/api/v1/canned-replies"): {"shortcut": "new", "title": "New", "text": "Hi"},
     ("PUT", "/api/v1/canned-replies/{id}"): {"text": "changed"},
+    ("POST", "/api/v1/review/{id}"): {"status": "dismissed", "target_faq": None},
 }
 
 
