@@ -305,7 +305,10 @@ async def test_an_admin_adds_a_question_to_an_faq(
             root.id,
         )
 
-        async with page.expect_request(lambda r: "reason=low_rating" in r.url):
-            await page.locator("#reason").select_option("low_rating")
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(ARTIFACTS / "review.png"), full_page=True)
+        # The filters ask the API again: no low-rated answers here.
+        async with page.expect_response(lambda r: "reason=low_rating" in r.url) as filtered:
+            await page.locator("#reason").select_option("low_rating")
+        assert (await filtered.value).status == 200
+        await expect(page.locator("#items .empty")).to_be_visible()
