@@ -14,7 +14,7 @@ import pytest
 
 from tests.fakes.stalled_rasa import stalled_rasa
 from tests.fakes.twilio_api import FAKE_ACCOUNT_SID, FAKE_AUTH_TOKEN, WHATSAPP_SANDBOX, FakeTwilio
-from tests.fixtures.gateway import ROOT
+from tests.fixtures.gateway import ROOT, SHIPPED_BEHAVIOUR
 
 pytestmark = [pytest.mark.rasa, pytest.mark.timeout(300)]
 
@@ -88,11 +88,15 @@ async def test_sigkill_with_accepted_unanswered_messages(rasa_url: str, tmp_path
         env["CAREBOT_RASA_URL"] = rasa_url
         gateway = await start_gateway(env, port, log)
         try:
-            sent = await twilio.wait_for(CUSTOMERS, 60)
+            # Each customer: the shipping answer, then its "was this helpful?" request.
+            await twilio.wait_for(2 * CUSTOMERS, 60)
             await asyncio.sleep(2.0)  # a duplicate would show up by now
-            assert len(twilio.messages) == CUSTOMERS
-            assert sorted(m.form["To"] for m in sent) == sorted(f["From"] for f in forms)
-            assert all("€" in m.form["Body"] or "shipping" in m.form["Body"].lower() for m in sent)
+            sent = list(twilio.messages)
+            assert len(sent) == 2 * CUSTOMERS
+            helpful = tuple(SHIPPED_BEHAVIOUR.text("helpful_request", x) for x in ("it", "en"))
+            answers = [m.form for m in sent if not m.form["Body"].startswith(helpful)]
+            assert sorted(m["To"] for m in answers) == sorted(f["From"] for f in forms)
+            assert all("€" in m["Body"] or "shipping" in m["Body"].lower() for m in answers)
         finally:
             gateway.send_signal(signal.SIGTERM)
             await asyncio.wait_for(gateway.wait(), 30)

@@ -110,12 +110,15 @@ async def test_same_message_sid_three_times_concurrently_gets_one_reply(
     form = twilio.inbound_form("How much is shipping?", sender="whatsapp:+447700900123")
     statuses = await asyncio.gather(*(post_inbound(gateway, twilio, form) for _ in range(3)))
     assert statuses == [200, 200, 200]
-    await twilio.wait_for(1, 30)
+    # One answer, followed by its "was this helpful?" request: two messages, once.
+    answer, helpful = await twilio.wait_for(2, 30)
+    assert answer.form["Body"] == CATALOG.answer("faq/shipping_cost", "en")
+    assert helpful.form["Body"].startswith(BEHAVIOUR.text("helpful_request", "en"))
     await asyncio.sleep(1.0)
-    assert len(twilio.messages) == 1
+    assert len(twilio.messages) == 2
     assert await post_inbound(gateway, twilio, form) == 200  # a late redelivery
     await asyncio.sleep(0.5)
-    assert len(twilio.messages) == 1
+    assert len(twilio.messages) == 2
 
 
 async def test_429_twice_then_success_delivers_once_after_the_wait(
@@ -124,11 +127,12 @@ async def test_429_twice_then_success_delivers_once_after_the_wait(
     twilio.fail_next(2, status=429, code=20429, retry_after=1)
     started = time.monotonic()
     assert await post_inbound(gateway, twilio, twilio.inbound_form("How much is shipping?")) == 200
-    [sent] = await twilio.wait_for(1, 30)
+    sent, helpful = await twilio.wait_for(2, 30)
     assert time.monotonic() - started >= 2.0  # two waits of retry_after
     assert sent.form["Body"] == CATALOG.answer("faq/shipping_cost", "en")
+    assert helpful.form["Body"].startswith(BEHAVIOUR.text("helpful_request", "en"))
     await asyncio.sleep(0.5)
-    assert len(twilio.messages) == 1
+    assert len(twilio.messages) == 2  # the answer delivered once, then the helpful request
 
 
 async def test_an_outage_is_survived(gateway: TestClient, twilio: FakeTwilio) -> None:
