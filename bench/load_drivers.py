@@ -130,8 +130,10 @@ class _ChatCustomer:
     async def next_reply(self, wait_s: float) -> tuple[float, dict[str, Any]] | None:
         """The next outbound event and its arrival time, or None after ``wait_s`` seconds.
 
-        A plain deadline rather than ``asyncio.timeout``: events that are not replies (none today)
-        are skipped without extending the wait.
+        A plain deadline rather than ``asyncio.timeout``: events that do not answer the turn are
+        skipped without extending the wait. Those are the feedback requests ("was this helpful?"),
+        notices with choices that follow an earlier answer; a notice without choices is the
+        handoff notice, which does answer the turn (the bot goes silent after it).
         """
         deadline = time.perf_counter() + wait_s
         while (left := deadline - time.perf_counter()) > 0:
@@ -139,8 +141,11 @@ class _ChatCustomer:
                 arrived, event = await asyncio.wait_for(self.events.get(), left)
             except TimeoutError:
                 return None
-            if event.get("direction") == "out":
-                return arrived, event
+            if event.get("direction") != "out":
+                continue
+            if event.get("kind") == "notice" and event.get("choices"):
+                continue
+            return arrived, event
         return None
 
     async def close(self) -> None:
