@@ -102,29 +102,53 @@ class SqliteWriterThread:
     def _run_group(self) -> None:
         group: list[_Call] = []
         try:
-            with self._engine.begin() as connection:
-                deadline = time.monotonic() + MAX_GROUP_SECONDS
-                while len(group) < MAX_GROUP and (not group or time.monotonic() < deadline):
-                    call = self._next_call()
-                    if call is None:
-                        break
-                    group.append(call)
-                    if call.future.cancelled():
-                        # Its caller is gone; nobody would learn whether it committed.
-                        continue
-                    savepoint = connection.begin_nested()
-                    try:
-                        call.result = call.fn(connection)
-                    except BaseException as exc:
-                        savepoint.rollback()
-                        call.error = exc
-                    else:
-                        savepoint.commit()
+            with self._engine.connect() as connection:
+                self._run_calls(connection, group)
         except BaseException as exc:  # BEGIN or COMMIT failed: nothing of the group is stored
             log.error("SQLite write transaction of %d call(s) failed: %s", len(group), exc)
             for call in group:
-                call.error, call.result = exc, None
+                if call.error is None:
+                    call.error, call.result = exc, None
         self._deliver(group)
+
+    def _run_calls(self, connection: Connection, group: list[_Call]) -> None:
+        """Run queued calls into ``group`` in one transaction and commit it.
+
+        The first call runs bare: if it fails, the transaction holds nothing else and is simply
+        rolled back (and a new one begun). Each later call runs inside a SAVEPOINT, issued on the
+        driver's connection directly (SQLAlchemy's nested-transaction bookkeeping cost more than
+        the statements), so that its failure undoes only its own changes.
+        """
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        transaction = connection.begin()
+        alone = True
+        deadline = time.monotonic() + MAX_GROUP_SECONDS
+        while len(group) < MAX_GROUP and (not group or time.monotonic() < deadline):
+            call = self._next_call()
+            if call is None:
+                break
+            group.append(call)
+            if call.future.cancelled():
+                continue  # its caller is gone; nobody would learn whether it committed
+            if alone:
+                try:
+                    call.result = call.fn(connection)
+                except BaseException as exc:
+                    call.error = exc
+                    transaction.rollback()
+                    transaction = connection.begin()
+                else:
+                    alone = False
+                continue
+            driver.execute("SAVEPOINT call")
+            try:
+                call.result = call.fn(connection)
+            except BaseException as exc:
+                call.error = exc
+                driver.execute("ROLLBACK TO call")
+            driver.execute("RELEASE call")
+        transaction.commit()
 
     @staticmethod
     def _deliver(group: list[_Call]) -> None:

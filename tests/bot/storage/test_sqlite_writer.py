@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +109,31 @@ async def test_close_finishes_queued_calls_then_refuses_new_ones(tmp_path: Path)
     with pytest.raises(RuntimeError, match="closed"):
         await writer.run(_insert("late"))
     assert len(_rows(path)) == 20
+
+
+async def test_a_failing_first_call_of_a_group_leaves_the_rest_of_the_group_alone(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "w.db"
+    writer = SqliteWriterThread(_engine(path))
+    release = threading.Event()
+
+    def hold(connection: Connection) -> None:
+        release.wait(10)  # keeps the writer busy while the next calls queue up behind it
+
+    try:
+        held = asyncio.ensure_future(writer.run(hold))
+        await asyncio.sleep(0.05)
+        queued = [
+            asyncio.ensure_future(writer.run(fn))
+            for fn in (_insert_then_fail("first"), _insert("second"), _insert("third"))
+        ]
+        await asyncio.sleep(0.05)
+        release.set()
+        await held
+        results = await asyncio.gather(*queued, return_exceptions=True)
+    finally:
+        await writer.close()
+    assert isinstance(results[0], Boom)
+    assert results[1:] == ["second", "third"]
+    assert _rows(path) == {"second", "third"}
