@@ -21,6 +21,7 @@ from bot.inbox_worker import Inbox, InboxWorker
 from bot.interfaces import NluClient, OutputChannel
 from bot.messages import Channel
 from bot.outbox_sender import OutboxSender
+from bot.reports.turn_folding import ReportTurnsRefresher
 from bot.settings import Behaviour, Settings
 from bot.storage.conversation_store import QueuedOutbound, SqlConversationStore
 from bot.storage.database import Database, is_sqlite, upgrade
@@ -156,6 +157,7 @@ async def running_pipeline(
         asyncio.create_task(worker.run(), name="inbox-sweep"),
         asyncio.create_task(sender.run(), name="outbox-sweep"),
         asyncio.create_task(desk.run(), name="desk-auto-assign"),
+        asyncio.create_task(ReportTurnsRefresher(database).run(), name="report-turns-refresh"),
     ]
     try:
         async with events.running():

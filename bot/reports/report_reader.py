@@ -1,7 +1,9 @@
 """The reports as coroutines over the gateway's :class:`~bot.storage.database.Database`.
 
 The queries are synchronous SQLAlchemy Core; they run on the reader pool through ``run_sync`` so
-the event loop is never blocked by a long report.
+the event loop is never blocked by a long report. Each report first folds the messages stored
+since the last refresh into ``report_turns`` (on a gateway, at most a minute's worth: its
+background refresh keeps up), so the figures include every message stored before it was asked for.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from sqlalchemy import Connection
 
 from bot.reports.charts import faq_figures, timeseries
 from bot.reports.figures import summary
+from bot.reports.turn_folding import refresh_turns
 from bot.reports.turns import ReportScope
 from bot.storage.database import Database
 
@@ -26,6 +29,7 @@ class ReportReader:
         self._db = database
 
     async def _read(self, fn: Callable[[Connection], T]) -> T:
+        await refresh_turns(self._db)
         async with self._db.read() as session:
             return await session.run_sync(lambda s: fn(s.connection()))
 

@@ -373,3 +373,43 @@ class MessageReceipt(Base):
     status: Mapped[str] = mapped_column(String(16))
     error_code: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime]
+
+
+class ReportTurn(Base):
+    """One customer turn (CONTRACT.md section 6) and the reply that answered it, if any.
+
+    Kept up to date from ``messages`` by :mod:`bot.reports.turn_folding`, so ``carebot report``
+    aggregates turns instead of re-deriving them with window functions over every message. Only
+    facts that never change once a message is stored are kept: whether a turn counts as answered
+    depends on the response window and on "now", so the report decides that. The turn is keyed by
+    its first customer message; ``reply_message_id`` is NULL while it is open (a later customer
+    message extends it, a later reply answers it).
+    """
+
+    __tablename__ = "report_turns"
+    __table_args__ = (
+        Index("ix_report_turns_started_at", "started_at"),
+        Index("ix_report_turns_conversation_id", "conversation_id"),
+    )
+
+    first_message_id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    # The channel of the turn's first message (the per-channel breakdown counts turns by it).
+    channel: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime]
+    last_message_id: Mapped[int] = mapped_column(BigInteger)
+    # The conversation's first turn: the first response time is measured on it.
+    is_first: Mapped[bool]
+    reply_message_id: Mapped[int | None] = mapped_column(BigInteger)
+    answered_at: Mapped[datetime | None]
+    answered_by: Mapped[str | None] = mapped_column(String(16))  # "bot" | "agent"
+    agent_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ReportTurnsWatermark(Base):
+    """The one row saying up to which message id ``report_turns`` has folded ``messages`` in."""
+
+    __tablename__ = "report_turns_watermark"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    message_id: Mapped[int] = mapped_column(BigInteger)
