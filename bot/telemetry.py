@@ -57,3 +57,12 @@ REVIEW_ITEMS = Counter(
     ["reason"],
     registry=REGISTRY,
 )
+RESPONSE_SECONDS = Histogram(
+    "carebot_response_seconds",
+    "Time from a customer turn's first message to the reply that answers it (CONTRACT section 6),"
+    " by the channel and who answered (bot or agent); observed when the report turns are folded,"
+    " so up to a minute late",
+    ["channel", "responder"],
+    buckets=(0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 24 * 3600),
+    registry=REGISTRY,
+)

@@ -24,13 +24,16 @@ committed in order anyway.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, text, update
 
+from bot import telemetry
 from bot.messages import Author, MessageKind
 from bot.storage.database import Database, is_sqlite
 from bot.storage.models import Message, ReportTurn, ReportTurnsWatermark
@@ -38,9 +41,27 @@ from bot.storage.models import Message, ReportTurn, ReportTurnsWatermark
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 2000
+# The gateway's own refreshes: a batch of 500 holds the SQLite writer for a few milliseconds.
+BACKGROUND_BATCH_SIZE = 500
 REFRESH_INTERVAL = timedelta(seconds=60)
 _WATERMARK_ROW = 1
 _REPLY_AUTHORS = (Author.BOT.value, Author.AGENT.value)
+
+
+@dataclass(frozen=True, slots=True)
+class AnsweredTurn:
+    """A turn a batch found answered: for the response-time histogram."""
+
+    channel: str
+    responder: str  # "bot" | "agent"
+    response_time: timedelta
+
+
+def _observe(turns: Sequence[AnsweredTurn]) -> None:
+    for turn in turns:
+        telemetry.RESPONSE_SECONDS.labels(turn.channel, turn.responder).observe(
+            max(0.0, turn.response_time.total_seconds())
+        )
 
 
 @dataclass
@@ -83,10 +104,16 @@ def horizon(connection: Connection) -> int:
     return int(connection.execute(select(func.coalesce(func.max(Message.id), 0))).scalar_one())
 
 
-def fold_batch(connection: Connection, upto: int, batch_size: int = BATCH_SIZE) -> bool:
+def fold_batch(
+    connection: Connection,
+    upto: int,
+    batch_size: int = BATCH_SIZE,
+    answered: list[AnsweredTurn] | None = None,
+) -> bool:
     """Fold in the next messages after the watermark, up to id ``upto``; False when none were left.
 
-    Runs inside the caller's write transaction: the turns and the watermark change together.
+    Runs inside the caller's write transaction: the turns and the watermark change together. The
+    turns this batch found answered are appended to ``answered``, if given.
     """
     previous = watermark(connection, for_update=True)
     done = previous or 0
@@ -132,6 +159,10 @@ def fold_batch(connection: Connection, upto: int, batch_size: int = BATCH_SIZE) 
             turn.agent_id = row.agent_id
             del open_turns[row.conversation_id]
             touched[turn.first_message_id] = turn
+            if answered is not None:
+                answered.append(
+                    AnsweredTurn(turn.channel, row.author, row.created_at - turn.started_at)
+                )
     _write(connection, touched.values())
     w = ReportTurnsWatermark
     if previous is None:
@@ -188,10 +219,16 @@ def _write(connection: Connection, turns: Any) -> None:
         )
 
 
-async def refresh_turns(database: Database, batch_size: int = BATCH_SIZE) -> int:
+async def refresh_turns(
+    database: Database,
+    batch_size: int = BATCH_SIZE,
+    *,
+    on_answered: Callable[[Sequence[AnsweredTurn]], None] | None = None,
+) -> int:
     """Fold every message stored so far into ``report_turns``; returns the batches written.
 
     One write transaction per batch, so other writers get their turn in between.
+    ``on_answered`` hears of the turns each batch found answered, once that batch is committed.
     """
     if is_sqlite(database.url):
         upto = await database.run_write(horizon)
@@ -200,23 +237,40 @@ async def refresh_turns(database: Database, batch_size: int = BATCH_SIZE) -> int
         async with database.writer.begin() as connection:
             upto = await connection.run_sync(horizon)
     batches = 0
-    while await database.run_write(lambda c: fold_batch(c, upto, batch_size)):
+    while True:
+        answered: list[AnsweredTurn] = []
+        batch = functools.partial(fold_batch, upto=upto, batch_size=batch_size, answered=answered)
+        if not await database.run_write(batch):
+            return batches
         batches += 1
-    return batches
+        if on_answered is not None and answered:
+            on_answered(answered)
 
 
 class ReportTurnsRefresher:
     """The gateway's background task: folds new messages in every ``interval``, so a report
-    only has the last minute's messages left to fold."""
+    only has the last minute's messages left to fold.
 
-    def __init__(self, database: Database, interval: timedelta = REFRESH_INTERVAL) -> None:
+    It also feeds the ``carebot_response_seconds`` histogram: folding is where a turn's answer is
+    recognised exactly as CONTRACT section 6 defines it (from the turn's first message to the
+    first bot or agent reply), so the series agrees with the reports, at the cost of lagging by
+    up to one interval. Its batches are small: each holds the SQLite writer, which acks wait for.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        interval: timedelta = REFRESH_INTERVAL,
+        batch_size: int = BACKGROUND_BATCH_SIZE,
+    ) -> None:
         self._db = database
         self._interval = interval.total_seconds()
+        self._batch_size = batch_size
 
     async def run(self) -> None:
         while True:
             try:
-                await refresh_turns(self._db)
+                await refresh_turns(self._db, self._batch_size, on_answered=_observe)
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -200,3 +200,26 @@ async def test_a_report_after_refreshes_equals_a_report_from_scratch(database: D
     assert incremental["response_time_s"]["agent"]["mean"] == pytest.approx(
         (180 + 60 + 600 + 7200) / 4
     )
+
+
+async def test_each_committed_batch_reports_the_turns_it_found_answered(
+    database: Database,
+) -> None:
+    start = whole_seconds_now() - timedelta(hours=1)
+    chat = await Chat.open(database, "histogram", start)
+    await chat.add(start, "in", "customer", "text")
+    await chat.add(start + 2 * S, "in", "customer", "text")  # same turn
+    await chat.add(start + 3 * S, "out", "bot", "notice")  # a notice answers nothing
+    await chat.add(start + 5 * S, "out", "bot", "reply")
+    await chat.add(start + 9 * S, "in", "customer", "text")
+    await chat.add(start + 70 * S, "out", "agent", "reply", agent_id=7)
+    await chat.add(start + 80 * S, "in", "customer", "text")  # still unanswered
+    heard: list[tuple[str, str, float]] = []
+
+    def hear(turns: Any) -> None:
+        heard.extend((t.channel, t.responder, t.response_time.total_seconds()) for t in turns)
+
+    await refresh_turns(database, batch_size=2, on_answered=hear)
+    assert heard == [("web", "bot", 5.0), ("web", "agent", 61.0)]
+    await refresh_turns(database, on_answered=hear)
+    assert len(heard) == 2  # nothing folded twice
