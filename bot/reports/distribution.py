@@ -4,8 +4,8 @@ Percentiles are interpolated linearly between the two nearest ranks (PostgreSQL'
 ``percentile_cont``, NumPy's default): for ``n`` sorted values ``v1..vn`` the ``p`` percentile sits
 at position ``1 + p(n-1)``. SQLite has no percentile function, so the query numbers each group's
 samples with ``ROW_NUMBER()`` and returns only the rows at the ranks the percentiles need (at most
-five per group); the interpolation over those few rows is done here. Nothing per sample crosses
-into Python, whatever the number of samples.
+four per group), counts and means coming from a plain GROUP BY; the interpolation over those few
+rows is done here. Nothing per sample crosses into Python, whatever the number of samples.
 
 A sample is a row ``(metric, dim, grp, v)``: ``metric`` names the figure (``rt``), ``dim`` the
 breakdown it belongs to (a channel, a day, ``""`` for the total) and ``grp`` the group within it
@@ -14,7 +14,8 @@ breakdown it belongs to (a channel, a day, ``""`` for the total) and ``grp`` the
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -40,16 +41,16 @@ class Stats:
 
     @classmethod
     def of(cls, values: Iterable[float]) -> Stats:
-        """The same figures over values held in Python (the business-hours path, tests)."""
+        """The same figures over values held in Python (per-turn response times, business hours,
+        tests): one sort, then the interpolation on the list itself."""
         ordered = sorted(values)
         if not ordered:
             return EMPTY
-        ranks = dict(enumerate(ordered, start=1))
         return cls(
             len(ordered),
-            sum(ordered) / len(ordered),
-            _percentile(ranks, len(ordered), P50),
-            _percentile(ranks, len(ordered), P90),
+            math.fsum(ordered) / len(ordered),
+            _percentile(ordered.__getitem__, len(ordered), P50, base=0),
+            _percentile(ordered.__getitem__, len(ordered), P90, base=0),
         )
 
 
@@ -60,6 +61,7 @@ EMPTY = Stats(0, None, None, None)
 class _Group:
     count: int = 0
     mean: float | None = None
+    nv: int = 0
     ranks: dict[int, float] = field(default_factory=dict)
 
 
@@ -76,48 +78,59 @@ def distribution(connection: Connection, samples: Subquery) -> dict[Key, Stats]:
     events share the query with the times measured on them.
     """
     partition = (samples.c.metric, samples.c.dim, samples.c.grp)
-    ranked = select(
+    # Counts and means by plain GROUP BY: most samples are events without a value (turns,
+    # ratings, closings), and ranking them too was most of the cost.
+    counted = select(
         *partition,
-        samples.c.v,
-        func.row_number().over(partition_by=partition, order_by=samples.c.v).label("rn"),
-        func.count().over(partition_by=partition).label("n"),
-        func.count(samples.c.v).over(partition_by=partition).label("nv"),
-        func.avg(samples.c.v).over(partition_by=partition).label("mean"),
-    ).subquery("ranked")
-    rn, nv = ranked.c.rn, ranked.c.nv
-    # NULLs sort first on SQLite and last on PostgreSQL: only groups without NULLs get ranks.
-    query = select(ranked).where(
-        or_(rn == 1, (ranked.c.n == nv) & or_(_near(rn, nv, P50), _near(rn, nv, P90)))
-    )
+        func.count().label("n"),
+        func.count(samples.c.v).label("nv"),
+        func.avg(samples.c.v).label("mean"),
+    ).group_by(*partition)
     groups: dict[Key, _Group] = {}
+    for row in connection.execute(counted):
+        groups[(row.metric, row.dim, row.grp)] = _Group(
+            int(row.n), None if row.mean is None else float(row.mean), nv=int(row.nv)
+        )
+    # Only the samples with a value are ranked, and only the ranks percentiles need come back.
+    ranked = (
+        select(
+            *partition,
+            samples.c.v,
+            func.row_number().over(partition_by=partition, order_by=samples.c.v).label("rn"),
+            func.count().over(partition_by=partition).label("nv"),
+        )
+        .where(samples.c.v.is_not(None))
+        .subquery("ranked")
+    )
+    rn, nv = ranked.c.rn, ranked.c.nv
+    query = select(ranked).where(or_(_near(rn, nv, P50), _near(rn, nv, P90)))
     for row in connection.execute(query):
-        group = groups.setdefault((row.metric, row.dim, row.grp), _Group())
-        group.count = int(row.n)
-        group.mean = None if row.mean is None else float(row.mean)
-        if row.v is not None and row.n == row.nv:
-            group.ranks[int(row.rn)] = float(row.v)
+        groups[(row.metric, row.dim, row.grp)].ranks[int(row.rn)] = float(row.v)
     result: dict[Key, Stats] = {}
     for key, group in groups.items():
-        if group.mean is None or not group.ranks:
+        # A group mixing samples with and without a value has a mean but no percentiles.
+        if group.mean is None or group.nv != group.count:
             result[key] = Stats(group.count, None, None, None)
             continue
         result[key] = Stats(
             group.count,
             group.mean,
-            _percentile(group.ranks, group.count, P50),
-            _percentile(group.ranks, group.count, P90),
+            _percentile(group.ranks.__getitem__, group.count, P50),
+            _percentile(group.ranks.__getitem__, group.count, P90),
         )
     return result
 
 
-def _percentile(ranks: dict[int, float], count: int, p: Fraction) -> float:
+def _percentile(at: Callable[[int], float], count: int, p: Fraction, base: int = 1) -> float:
+    """The ``p`` percentile of ``count`` sorted values; ``at(i)`` is the value of rank ``i`` when
+    ranks start at ``base`` (1 for SQL's ROW_NUMBER, 0 for a Python list)."""
     position = 1 + p * (count - 1)
     low = int(position)  # floor: position is positive
     fraction = position - low
-    below = ranks[low]
+    below = at(low - 1 + base)
     if fraction == 0:
         return below
-    return below + float(fraction) * (ranks[low + 1] - below)
+    return below + float(fraction) * (at(low + base) - below)
 
 
 def _r(value: float | None) -> float | None:
