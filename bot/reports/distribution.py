@@ -49,8 +49,8 @@ class Stats:
         return cls(
             len(ordered),
             math.fsum(ordered) / len(ordered),
-            _percentile(ordered.__getitem__, len(ordered), P50, base=0),
-            _percentile(ordered.__getitem__, len(ordered), P90, base=0),
+            percentile(ordered.__getitem__, len(ordered), P50, base=0),
+            percentile(ordered.__getitem__, len(ordered), P90, base=0),
         )
 
 
@@ -115,13 +115,13 @@ def distribution(connection: Connection, samples: Subquery) -> dict[Key, Stats]:
         result[key] = Stats(
             group.count,
             group.mean,
-            _percentile(group.ranks.__getitem__, group.count, P50),
-            _percentile(group.ranks.__getitem__, group.count, P90),
+            percentile(group.ranks.__getitem__, group.count, P50),
+            percentile(group.ranks.__getitem__, group.count, P90),
         )
     return result
 
 
-def _percentile(at: Callable[[int], float], count: int, p: Fraction, base: int = 1) -> float:
+def percentile(at: Callable[[int], float], count: int, p: Fraction, base: int = 1) -> float:
     """The ``p`` percentile of ``count`` sorted values; ``at(i)`` is the value of rank ``i`` when
     ranks start at ``base`` (1 for SQL's ROW_NUMBER, 0 for a Python list)."""
     position = 1 + p * (count - 1)
