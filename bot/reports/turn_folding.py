@@ -35,6 +35,7 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, t
 
 from bot import telemetry
 from bot.messages import Author, MessageKind
+from bot.reports.sql_functions import seconds_between
 from bot.storage.database import Database, is_sqlite
 from bot.storage.models import Message, ReportTurn, ReportTurnsWatermark
 
@@ -78,6 +79,7 @@ class _Turn:
     answered_at: Any = None
     answered_by: str | None = None
     agent_id: int | None = None
+    response_seconds: float | None = None  # set by SQL once answered (see fold_batch)
     stored: bool = field(default=False, compare=False)
 
     def row(self) -> dict[str, Any]:
@@ -136,6 +138,7 @@ def fold_batch(
     reached = rows[-1].id if len(rows) == batch_size else upto
     open_turns, with_turns = _conversation_state(connection, {row.conversation_id for row in rows})
     touched: dict[int, _Turn] = {}
+    answered_ids: list[int] = []
     for row in rows:
         turn = open_turns.get(row.conversation_id)
         if row.direction == "in":
@@ -157,6 +160,7 @@ def fold_batch(
             turn.answered_at = row.created_at
             turn.answered_by = row.author
             turn.agent_id = row.agent_id
+            answered_ids.append(turn.first_message_id)
             del open_turns[row.conversation_id]
             touched[turn.first_message_id] = turn
             if answered is not None:
@@ -164,6 +168,15 @@ def fold_batch(
                     AnsweredTurn(turn.channel, row.author, row.created_at - turn.started_at)
                 )
     _write(connection, touched.values())
+    if answered_ids:
+        # Computed by the database with the very expression the reports used per turn (and
+        # migration 0005's backfill), so the figures do not move by a last bit or millisecond.
+        t = ReportTurn.__table__.c
+        connection.execute(
+            update(ReportTurn)
+            .where(t.first_message_id.in_(answered_ids))
+            .values(response_seconds=seconds_between(t.answered_at, t.started_at))
+        )
     w = ReportTurnsWatermark
     if previous is None:
         connection.execute(insert(w).values(id=_WATERMARK_ROW, message_id=reached))

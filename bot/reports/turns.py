@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CTE, String, and_, case, exists, literal_column, or_, select
+from sqlalchemy import CTE, String, case, exists, literal_column, or_, select
 
 from bot.reports.periods import Period
-from bot.reports.sql_functions import seconds_between
 from bot.storage.models import Conversation, Handoff, Message, ReportTurn
 from handoff.business_hours import BusinessHours
 
@@ -102,9 +101,8 @@ def turns_cte(scope: ReportScope) -> CTE:
     """
     t = ReportTurn.__table__.c
     window_s = scope.response_window.total_seconds()
-    answered = and_(
-        t.answered_at.is_not(None), seconds_between(t.answered_at, t.started_at) <= window_s
-    )
+    # response_seconds is set with the reply (answered_at - started_at, stored at fold time).
+    answered = t.response_seconds <= window_s
     return (
         select(
             t.conversation_id,
@@ -115,7 +113,7 @@ def turns_cte(scope: ReportScope) -> CTE:
             case((answered, t.agent_id), else_=None).label("reply_agent_id"),
             case((answered, t.answered_at), else_=None).label("replied_at"),
             case((t.is_first, 1), else_=0).label("first"),
-            case((answered, seconds_between(t.answered_at, t.started_at)), else_=None).label("rt"),
+            case((answered, t.response_seconds), else_=None).label("rt"),
         )
         .where(
             t.started_at >= scope.period.since,

@@ -404,6 +404,9 @@ class ReportTurn(Base):
     answered_at: Mapped[datetime | None]
     answered_by: Mapped[str | None] = mapped_column(String(16))  # "bot" | "agent"
     agent_id: Mapped[int | None] = mapped_column(BigInteger)
+    # answered_at - started_at in seconds, stored when the reply is folded in, so reports
+    # aggregate a column instead of doing date arithmetic on every turn.
+    response_seconds: Mapped[float | None] = mapped_column(Float)
 
 
 class ReportTurnsWatermark(Base):
