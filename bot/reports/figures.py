@@ -309,6 +309,9 @@ def summary(connection: Connection, scope: ReportScope) -> dict[str, Any]:
         # The planner's estimates for these aggregates are high enough to switch JIT compilation
         # on, which costs more (~0.5 s per statement on the bench) than running them interpreted.
         connection.exec_driver_sql("SET LOCAL jit = off")
+        # The turn aggregates sort every answered turn's response time once per breakdown; with
+        # the default 4 MB those sorts (and the materialized turns) spill to temporary files.
+        connection.exec_driver_sql("SET LOCAL work_mem = '64MB'")
     stats = distribution(connection, _summary_samples(scope, with_times=not working_time))
     stats.update(_turn_stats(connection, scope))
     if working_time:
