@@ -33,11 +33,6 @@ def command_of(text: str) -> str | None:
     return word.split("@", 1)[0].casefold()
 
 
-def contains_phrase(text: str, phrases: Iterable[str]) -> str | None:
-    """The first phrase found in ``text`` as whole words (accent- and case-insensitive), if any."""
-    return PhraseSet(phrases).find(text)
-
-
 class PhraseSet:
     """Phrases normalised once, to look for in many messages (the engine's keyword lists).
 
